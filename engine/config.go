@@ -1,0 +1,282 @@
+package engine
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+)
+
+// Config holds the hyperparameters of a model, read from a Hugging Face
+// config.json. Field names follow the HF keys; aliases accepted on input are
+// noted per field.
+type Config struct {
+	// Architecture is the family the engine runs the model as: "bloom".
+	Architecture string `json:"-"`
+	// Architectures and ModelType are the raw HF identification keys.
+	Architectures []string `json:"architectures,omitempty"`
+	ModelType     string   `json:"model_type,omitempty"`
+
+	VocabSize  int `json:"vocab_size"`  // rows of the embedding matrix
+	HiddenSize int `json:"hidden_size"` // also "n_embed"
+	NLayer     int `json:"n_layer"`     // also "num_hidden_layers"
+	NHead      int `json:"n_head"`      // also "num_attention_heads"
+
+	LayerNormEpsilon float64 `json:"layer_norm_epsilon"`
+	// ApplyResidualConnectionPostLayernorm makes each residual branch start
+	// from the layernormed input instead of the input (false in public BLOOMs).
+	ApplyResidualConnectionPostLayernorm bool `json:"apply_residual_connection_post_layernorm"`
+	// TieWordEmbeddings: the output head is the embedding matrix (default true).
+	TieWordEmbeddings bool `json:"tie_word_embeddings"`
+
+	BOSTokenID int `json:"bos_token_id"` // -1 when unknown
+	EOSTokenID int `json:"eos_token_id"` // -1 when unknown; first entry when a list
+
+	// TrainingContext is the sequence length the model was trained with, from
+	// "seq_length", "n_positions" or "max_position_embeddings"; 0 when absent.
+	// ALiBi models run beyond it.
+	TrainingContext int `json:"seq_length,omitempty"`
+}
+
+// family describes one supported architecture: how to recognise it, read its
+// config keys and name its tensors. Each family lives in its own file.
+type family struct {
+	name          string
+	architectures []string // HF "architectures" entries
+	modelTypes    []string // HF "model_type" values
+	prefixes      []string // stripped from stored tensor names
+	// parse fills the family's fields of cfg from the config keys.
+	parse func(cfg *Config, r *configReader) error
+	// tensors lists every tensor a checkpoint must hold, with expected shapes.
+	tensors func(cfg *Config) []tensorSpec
+	// optional lists tensors a checkpoint may hold but the engine ignores
+	// or uses only under some settings.
+	optional func(cfg *Config) []tensorSpec
+}
+
+var families = []*family{bloomFamily}
+
+// SupportedArchitectures returns the model families the engine runs.
+func SupportedArchitectures() []string {
+	var out []string
+	for _, f := range families {
+		out = append(out, f.name)
+	}
+	return out
+}
+
+func supportedList() string {
+	var parts []string
+	for _, f := range families {
+		parts = append(parts, fmt.Sprintf("%s (%s)", f.name, strings.Join(f.architectures, ", ")))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func familyOf(name string) *family {
+	for _, f := range families {
+		if f.name == name {
+			return f
+		}
+	}
+	return nil
+}
+
+// ParseConfig parses and validates a config.json. Errors name the key and
+// the bad value and wrap ErrFormat; an unknown architecture wraps
+// ErrUnsupported and lists the supported ones.
+func ParseConfig(data []byte) (*Config, error) {
+	r, err := newConfigReader(data)
+	if err != nil {
+		return nil, err
+	}
+	cfg := &Config{BOSTokenID: -1, EOSTokenID: -1}
+	if err := r.strings("architectures", &cfg.Architectures); err != nil {
+		return nil, err
+	}
+	if err := r.string("model_type", &cfg.ModelType); err != nil {
+		return nil, err
+	}
+	fam, err := detectFamily(cfg)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Architecture = fam.name
+	if err := fam.parse(cfg, r); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+func detectFamily(cfg *Config) (*family, error) {
+	for _, a := range cfg.Architectures {
+		for _, f := range families {
+			if slices.Contains(f.architectures, a) {
+				return f, nil
+			}
+		}
+	}
+	for _, f := range families {
+		if slices.Contains(f.modelTypes, cfg.ModelType) {
+			return f, nil
+		}
+	}
+	if len(cfg.Architectures) == 0 && cfg.ModelType == "" {
+		return nil, fmt.Errorf("engine: config.json: missing \"architectures\" and \"model_type\"; supported: %s: %w", supportedList(), ErrFormat)
+	}
+	return nil, fmt.Errorf("engine: config.json: architecture %q (model_type %q) is not supported; supported: %s: %w",
+		strings.Join(cfg.Architectures, ","), cfg.ModelType, supportedList(), ErrUnsupported)
+}
+
+// configReader reads typed values from a config.json object, with aliases.
+// A key whose value is null counts as absent.
+type configReader struct {
+	m map[string]json.RawMessage
+}
+
+func newConfigReader(data []byte) (*configReader, error) {
+	var m map[string]json.RawMessage
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("engine: config.json: invalid JSON: %v: %w", err, ErrFormat)
+	}
+	if m == nil {
+		return nil, fmt.Errorf("engine: config.json: not a JSON object: %w", ErrFormat)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("engine: config.json: trailing data after the JSON object: %w", ErrFormat)
+	}
+	return &configReader{m: m}, nil
+}
+
+// lookup returns the first key present (not null) among keys, checking that
+// all aliases present agree.
+func (r *configReader) lookup(keys ...string) (key string, raw json.RawMessage, err error) {
+	for _, k := range keys {
+		v, ok := r.m[k]
+		if !ok || string(v) == "null" {
+			continue
+		}
+		if raw == nil {
+			key, raw = k, v
+			continue
+		}
+		if !jsonEqual(raw, v) {
+			return "", nil, fmt.Errorf("engine: config.json: %q = %s but %q = %s: %w", key, raw, k, v, ErrFormat)
+		}
+	}
+	return key, raw, nil
+}
+
+func jsonEqual(a, b json.RawMessage) bool {
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return false
+	}
+	return fmt.Sprint(x) == fmt.Sprint(y)
+}
+
+func badValue(key string, raw json.RawMessage, want string) error {
+	s := string(raw)
+	if len(s) > 60 {
+		s = s[:60] + "..."
+	}
+	return fmt.Errorf("engine: config.json: %q = %s: want %s: %w", key, s, want, ErrFormat)
+}
+
+func missing(keys []string) error {
+	q := make([]string, len(keys))
+	for i, k := range keys {
+		q[i] = fmt.Sprintf("%q", k)
+	}
+	return fmt.Errorf("engine: config.json: missing %s: %w", strings.Join(q, " (or "), ErrFormat)
+}
+
+// int reads an integer in [lo, hi] under one of keys into dst. When absent,
+// dst keeps its value unless required.
+func (r *configReader) int(dst *int, required bool, lo, hi int, keys ...string) error {
+	key, raw, err := r.lookup(keys...)
+	if err != nil {
+		return err
+	}
+	if raw == nil {
+		if required {
+			return missing(keys)
+		}
+		return nil
+	}
+	want := fmt.Sprintf("an integer in [%d, %d]", lo, hi)
+	var f float64
+	if err := json.Unmarshal(raw, &f); err != nil || f != math.Trunc(f) || f < float64(lo) || f > float64(hi) {
+		return badValue(key, raw, want)
+	}
+	*dst = int(f)
+	return nil
+}
+
+// tokenID reads a token id that may be given as an integer or a list of
+// integers (the first one is used).
+func (r *configReader) tokenID(dst *int, vocab int, key string) error {
+	_, raw, _ := r.lookup(key)
+	if raw == nil {
+		return nil
+	}
+	var list []float64
+	if json.Unmarshal(raw, &list) == nil {
+		if len(list) == 0 {
+			return nil
+		}
+		raw, _ = json.Marshal(list[0])
+	}
+	tmp := configReader{m: map[string]json.RawMessage{key: raw}}
+	return tmp.int(dst, false, 0, vocab-1, key)
+}
+
+// float reads a finite number in (lo, hi].
+func (r *configReader) float(dst *float64, lo, hi float64, keys ...string) error {
+	key, raw, err := r.lookup(keys...)
+	if err != nil || raw == nil {
+		return err
+	}
+	var f float64
+	if err := json.Unmarshal(raw, &f); err != nil || !(f > lo && f <= hi) {
+		return badValue(key, raw, fmt.Sprintf("a number in (%g, %g]", lo, hi))
+	}
+	*dst = f
+	return nil
+}
+
+func (r *configReader) bool(dst *bool, keys ...string) error {
+	key, raw, err := r.lookup(keys...)
+	if err != nil || raw == nil {
+		return err
+	}
+	if err := json.Unmarshal(raw, dst); err != nil {
+		return badValue(key, raw, "true or false")
+	}
+	return nil
+}
+
+func (r *configReader) string(key string, dst *string) error {
+	_, raw, _ := r.lookup(key)
+	if raw == nil {
+		return nil
+	}
+	if err := json.Unmarshal(raw, dst); err != nil {
+		return badValue(key, raw, "a string")
+	}
+	return nil
+}
+
+func (r *configReader) strings(key string, dst *[]string) error {
+	_, raw, _ := r.lookup(key)
+	if raw == nil {
+		return nil
+	}
+	if err := json.Unmarshal(raw, dst); err != nil {
+		return badValue(key, raw, "a list of strings")
+	}
+	return nil
+}

@@ -1,0 +1,875 @@
+;; alibi SIMD128 kernels, written by hand.
+;;
+;; The module has no memory of its own: it imports the Go instance's exported
+;; linear memory as env.mem, and every pointer argument is a byte address into
+;; it (Go passes unsafe.Pointer(&s[0])). Go reaches these exports through
+;; `//go:wasmimport alibi_simd <name>` and the JS trampoline in host.mjs.
+;;
+;; Build: wat2wasm engine/kernels/simd/kernels.wat -o build/kernels/kernels.wasm
+;; (tools/wasmexec/build-kernels.sh). Plain SIMD128 only (no relaxed SIMD), so
+;; Node 20 and every current browser accept it without flags.
+;;
+;; Conventions: f32 matrices are row-major; "rows" x "cols" W means row r
+;; starts at w + 4*r*cols. No kernel reads or writes outside the ranges its
+;; arguments describe; lengths that are not multiples of the vector width are
+;; finished with scalar loops. Argument checks are done on the Go side.
+(module
+  (import "env" "mem" (memory 0))
+
+  ;; available() -> 1. The host's stub (no kernel module) returns 0.
+  (func (export "available") (result i32)
+    (i32.const 1))
+
+  ;; version() -> ABI version of this module; Go checks it at init.
+  (func (export "version") (result i32)
+    (i32.const 1))
+
+  ;; ---------------------------------------------------------------------
+  ;; helpers
+
+  ;; $hsum(v) -> v[0]+v[1]+v[2]+v[3]
+  (func $hsum (param $v v128) (result f32)
+    (local.set $v (f32x4.add (local.get $v)
+      (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v))))
+    (f32.add (f32x4.extract_lane 0 (local.get $v)) (f32x4.extract_lane 1 (local.get $v))))
+
+  ;; $reduce4(a,b,c,d) -> [hsum a, hsum b, hsum c, hsum d]
+  (func $reduce4 (param $a v128) (param $b v128) (param $c v128) (param $d v128) (result v128)
+    (local $ab v128) (local $cd v128)
+    ;; [a0+a2, b0+b2, a1+a3, b1+b3]
+    (local.set $ab (f32x4.add
+      (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $a) (local.get $b))
+      (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $a) (local.get $b))))
+    (local.set $cd (f32x4.add
+      (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $c) (local.get $d))
+      (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $c) (local.get $d))))
+    (f32x4.add
+      (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $ab) (local.get $cd))
+      (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $ab) (local.get $cd))))
+
+  ;; $sdot(a, b, n) -> sum a[i]*b[i], scalar (tails of fewer than 4 or 8).
+  (func $sdot (param $a i32) (param $b i32) (param $n i32) (result f32)
+    (local $s f32) (local $end i32)
+    (local.set $end (i32.add (local.get $a) (i32.shl (local.get $n) (i32.const 2))))
+    (block $done
+      (br_if $done (i32.ge_u (local.get $a) (local.get $end)))
+      (loop $l
+        (local.set $s (f32.add (local.get $s)
+          (f32.mul (f32.load (local.get $a)) (f32.load (local.get $b)))))
+        (local.set $a (i32.add (local.get $a) (i32.const 4)))
+        (local.set $b (i32.add (local.get $b) (i32.const 4)))
+        (br_if $l (i32.lt_u (local.get $a) (local.get $end)))))
+    (local.get $s))
+
+  ;; ---------------------------------------------------------------------
+  ;; dot(a, b, n) -> sum a[i]*b[i]; 4 accumulators x 4 lanes, 16 per step.
+  (func $dot (export "dot") (param $a i32) (param $b i32) (param $n i32) (result f32)
+    (local $e16 i32) (local $e4 i32)
+    (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $s3 v128)
+    (local.set $e16 (i32.add (local.get $a)
+      (i32.shl (i32.and (local.get $n) (i32.const -16)) (i32.const 2))))
+    (local.set $e4 (i32.add (local.get $a)
+      (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2))))
+    (block $d16
+      (br_if $d16 (i32.ge_u (local.get $a) (local.get $e16)))
+      (loop $l16
+        (local.set $s0 (f32x4.add (local.get $s0)
+          (f32x4.mul (v128.load (local.get $a)) (v128.load (local.get $b)))))
+        (local.set $s1 (f32x4.add (local.get $s1)
+          (f32x4.mul (v128.load offset=16 (local.get $a)) (v128.load offset=16 (local.get $b)))))
+        (local.set $s2 (f32x4.add (local.get $s2)
+          (f32x4.mul (v128.load offset=32 (local.get $a)) (v128.load offset=32 (local.get $b)))))
+        (local.set $s3 (f32x4.add (local.get $s3)
+          (f32x4.mul (v128.load offset=48 (local.get $a)) (v128.load offset=48 (local.get $b)))))
+        (local.set $a (i32.add (local.get $a) (i32.const 64)))
+        (local.set $b (i32.add (local.get $b) (i32.const 64)))
+        (br_if $l16 (i32.lt_u (local.get $a) (local.get $e16)))))
+    (block $d4
+      (br_if $d4 (i32.ge_u (local.get $a) (local.get $e4)))
+      (loop $l4
+        (local.set $s0 (f32x4.add (local.get $s0)
+          (f32x4.mul (v128.load (local.get $a)) (v128.load (local.get $b)))))
+        (local.set $a (i32.add (local.get $a) (i32.const 16)))
+        (local.set $b (i32.add (local.get $b) (i32.const 16)))
+        (br_if $l4 (i32.lt_u (local.get $a) (local.get $e4)))))
+    (f32.add
+      (call $hsum (f32x4.add (f32x4.add (local.get $s0) (local.get $s1))
+                             (f32x4.add (local.get $s2) (local.get $s3))))
+      (call $sdot (local.get $a) (local.get $b) (i32.and (local.get $n) (i32.const 3)))))
+
+  ;; ---------------------------------------------------------------------
+  ;; matvec(dst, w, x, rows, cols): dst[r] = dot(w[r*cols:], x, cols).
+  ;; Four rows per pass, 4 columns per step (4 accumulators); each x load is
+  ;; shared by the four rows. (8 columns per step with 8 accumulators made
+  ;; TurboFan spill: ~10% slower in cache; out of cache both run at the
+  ;; memory bandwidth.) Leftover rows (rows%4) use dot.
+  (func $matvec (export "matvec") (param $dst i32) (param $w i32) (param $x i32) (param $rows i32) (param $cols i32)
+    (local $rb i32) (local $r i32) (local $c4 i32) (local $t i32)
+    (local $w0 i32) (local $w1 i32) (local $w2 i32) (local $w3 i32) (local $xp i32) (local $xe i32)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local $xv v128) (local $v v128)
+    (local.set $rb (i32.shl (local.get $cols) (i32.const 2)))
+    (local.set $c4 (i32.shl (i32.and (local.get $cols) (i32.const -4)) (i32.const 2)))
+    (local.set $t (i32.and (local.get $cols) (i32.const 3)))
+    (block $rdone
+      (br_if $rdone (i32.gt_s (i32.add (local.get $r) (i32.const 4)) (local.get $rows)))
+      (loop $rl
+        (local.set $w0 (i32.add (local.get $w) (i32.mul (local.get $r) (local.get $rb))))
+        (local.set $w1 (i32.add (local.get $w0) (local.get $rb)))
+        (local.set $w2 (i32.add (local.get $w1) (local.get $rb)))
+        (local.set $w3 (i32.add (local.get $w2) (local.get $rb)))
+        (local.set $a0 (v128.const i32x4 0 0 0 0))
+        (local.set $a1 (v128.const i32x4 0 0 0 0))
+        (local.set $a2 (v128.const i32x4 0 0 0 0))
+        (local.set $a3 (v128.const i32x4 0 0 0 0))
+        (local.set $xp (local.get $x))
+        (local.set $xe (i32.add (local.get $x) (local.get $c4)))
+        (block $kdone
+          (br_if $kdone (i32.ge_u (local.get $xp) (local.get $xe)))
+          (loop $kl
+            (local.set $xv (v128.load (local.get $xp)))
+            (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (v128.load (local.get $w0)) (local.get $xv))))
+            (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (v128.load (local.get $w1)) (local.get $xv))))
+            (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (v128.load (local.get $w2)) (local.get $xv))))
+            (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (v128.load (local.get $w3)) (local.get $xv))))
+            (local.set $xp (i32.add (local.get $xp) (i32.const 16)))
+            (local.set $w0 (i32.add (local.get $w0) (i32.const 16)))
+            (local.set $w1 (i32.add (local.get $w1) (i32.const 16)))
+            (local.set $w2 (i32.add (local.get $w2) (i32.const 16)))
+            (local.set $w3 (i32.add (local.get $w3) (i32.const 16)))
+            (br_if $kl (i32.lt_u (local.get $xp) (local.get $xe)))))
+        (local.set $v (call $reduce4 (local.get $a0) (local.get $a1) (local.get $a2) (local.get $a3)))
+        (if (local.get $t)
+          (then
+            (local.set $v (f32x4.add (local.get $v)
+              (f32x4.replace_lane 3
+                (f32x4.replace_lane 2
+                  (f32x4.replace_lane 1
+                    (f32x4.splat (call $sdot (local.get $w0) (local.get $xp) (local.get $t)))
+                    (call $sdot (local.get $w1) (local.get $xp) (local.get $t)))
+                  (call $sdot (local.get $w2) (local.get $xp) (local.get $t)))
+                (call $sdot (local.get $w3) (local.get $xp) (local.get $t)))))))
+        (v128.store (i32.add (local.get $dst) (i32.shl (local.get $r) (i32.const 2))) (local.get $v))
+        (local.set $r (i32.add (local.get $r) (i32.const 4)))
+        (br_if $rl (i32.le_s (i32.add (local.get $r) (i32.const 4)) (local.get $rows)))))
+    ;; leftover rows
+    (block $odone
+      (br_if $odone (i32.ge_s (local.get $r) (local.get $rows)))
+      (loop $ol
+        (f32.store (i32.add (local.get $dst) (i32.shl (local.get $r) (i32.const 2)))
+          (call $dot (i32.add (local.get $w) (i32.mul (local.get $r) (local.get $rb)))
+                     (local.get $x) (local.get $cols)))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br_if $ol (i32.lt_s (local.get $r) (local.get $rows))))))
+
+  ;; ---------------------------------------------------------------------
+  ;; axpy(dst, a, x, n): dst[i] += a*x[i].
+  (func (export "axpy") (param $dst i32) (param $a f32) (param $x i32) (param $n i32)
+    (local $e16 i32) (local $e i32) (local $av v128)
+    (local.set $av (f32x4.splat (local.get $a)))
+    (local.set $e16 (i32.add (local.get $dst)
+      (i32.shl (i32.and (local.get $n) (i32.const -16)) (i32.const 2))))
+    (local.set $e (i32.add (local.get $dst) (i32.shl (local.get $n) (i32.const 2))))
+    (block $d16
+      (br_if $d16 (i32.ge_u (local.get $dst) (local.get $e16)))
+      (loop $l16
+        (v128.store (local.get $dst) (f32x4.add (v128.load (local.get $dst))
+          (f32x4.mul (local.get $av) (v128.load (local.get $x)))))
+        (v128.store offset=16 (local.get $dst) (f32x4.add (v128.load offset=16 (local.get $dst))
+          (f32x4.mul (local.get $av) (v128.load offset=16 (local.get $x)))))
+        (v128.store offset=32 (local.get $dst) (f32x4.add (v128.load offset=32 (local.get $dst))
+          (f32x4.mul (local.get $av) (v128.load offset=32 (local.get $x)))))
+        (v128.store offset=48 (local.get $dst) (f32x4.add (v128.load offset=48 (local.get $dst))
+          (f32x4.mul (local.get $av) (v128.load offset=48 (local.get $x)))))
+        (local.set $dst (i32.add (local.get $dst) (i32.const 64)))
+        (local.set $x (i32.add (local.get $x) (i32.const 64)))
+        (br_if $l16 (i32.lt_u (local.get $dst) (local.get $e16)))))
+    (block $d4
+      (br_if $d4 (i32.gt_u (i32.add (local.get $dst) (i32.const 16)) (local.get $e)))
+      (loop $l4
+        (v128.store (local.get $dst) (f32x4.add (v128.load (local.get $dst))
+          (f32x4.mul (local.get $av) (v128.load (local.get $x)))))
+        (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
+        (local.set $x (i32.add (local.get $x) (i32.const 16)))
+        (br_if $l4 (i32.le_u (i32.add (local.get $dst) (i32.const 16)) (local.get $e)))))
+    (block $d1
+      (br_if $d1 (i32.ge_u (local.get $dst) (local.get $e)))
+      (loop $l1
+        (f32.store (local.get $dst) (f32.add (f32.load (local.get $dst))
+          (f32.mul (local.get $a) (f32.load (local.get $x)))))
+        (local.set $dst (i32.add (local.get $dst) (i32.const 4)))
+        (local.set $x (i32.add (local.get $x) (i32.const 4)))
+        (br_if $l1 (i32.lt_u (local.get $dst) (local.get $e))))))
+
+  ;; ---------------------------------------------------------------------
+  ;; $mm4(dst, ds, x, n, w, cols): for the 4 consecutive rows W[0..3] at w
+  ;; (row stride cols) and the n rows of X at x (row stride cols):
+  ;;   dst[i*ds + j] = dot(X[i], W[j]), i < n, j < 4   (ds in floats)
+  ;; Register block: 2 rows of X x 4 rows of W (8 accumulators), 4 columns
+  ;; per step, so each W load feeds two rows of X and each X load four rows
+  ;; of W. (8 columns per step made TurboFan spill accumulators: ~10% slower.)
+  ;; An odd last row of X goes through matvec.
+  (func $mm4 (param $dst i32) (param $ds i32) (param $x i32) (param $n i32) (param $w i32) (param $cols i32)
+    (local $cb i32) (local $c4 i32) (local $t i32) (local $i i32)
+    (local $x0 i32) (local $x1 i32) (local $w0 i32) (local $w1 i32) (local $w2 i32) (local $w3 i32) (local $xe i32)
+    (local $c00 v128) (local $c01 v128) (local $c02 v128) (local $c03 v128)
+    (local $c10 v128) (local $c11 v128) (local $c12 v128) (local $c13 v128)
+    (local $xa v128) (local $xb v128) (local $wv v128) (local $v0 v128) (local $v1 v128)
+    (local $d i32)
+    (local.set $cb (i32.shl (local.get $cols) (i32.const 2)))
+    (local.set $ds (i32.shl (local.get $ds) (i32.const 2)))
+    (local.set $c4 (i32.shl (i32.and (local.get $cols) (i32.const -4)) (i32.const 2)))
+    (local.set $t (i32.and (local.get $cols) (i32.const 3)))
+    (block $idone
+      (br_if $idone (i32.gt_s (i32.add (local.get $i) (i32.const 2)) (local.get $n)))
+      (loop $il
+        (local.set $x0 (i32.add (local.get $x) (i32.mul (local.get $i) (local.get $cb))))
+        (local.set $x1 (i32.add (local.get $x0) (local.get $cb)))
+        (local.set $w0 (local.get $w))
+        (local.set $w1 (i32.add (local.get $w0) (local.get $cb)))
+        (local.set $w2 (i32.add (local.get $w1) (local.get $cb)))
+        (local.set $w3 (i32.add (local.get $w2) (local.get $cb)))
+        (local.set $xe (i32.add (local.get $x0) (local.get $c4)))
+        (local.set $c00 (v128.const i32x4 0 0 0 0))
+        (local.set $c01 (v128.const i32x4 0 0 0 0))
+        (local.set $c02 (v128.const i32x4 0 0 0 0))
+        (local.set $c03 (v128.const i32x4 0 0 0 0))
+        (local.set $c10 (v128.const i32x4 0 0 0 0))
+        (local.set $c11 (v128.const i32x4 0 0 0 0))
+        (local.set $c12 (v128.const i32x4 0 0 0 0))
+        (local.set $c13 (v128.const i32x4 0 0 0 0))
+        (block $kdone
+          (br_if $kdone (i32.ge_u (local.get $x0) (local.get $xe)))
+          (loop $kl
+            (local.set $xa (v128.load (local.get $x0)))
+            (local.set $xb (v128.load (local.get $x1)))
+            (local.set $wv (v128.load (local.get $w0)))
+            (local.set $c00 (f32x4.add (local.get $c00) (f32x4.mul (local.get $xa) (local.get $wv))))
+            (local.set $c10 (f32x4.add (local.get $c10) (f32x4.mul (local.get $xb) (local.get $wv))))
+            (local.set $wv (v128.load (local.get $w1)))
+            (local.set $c01 (f32x4.add (local.get $c01) (f32x4.mul (local.get $xa) (local.get $wv))))
+            (local.set $c11 (f32x4.add (local.get $c11) (f32x4.mul (local.get $xb) (local.get $wv))))
+            (local.set $wv (v128.load (local.get $w2)))
+            (local.set $c02 (f32x4.add (local.get $c02) (f32x4.mul (local.get $xa) (local.get $wv))))
+            (local.set $c12 (f32x4.add (local.get $c12) (f32x4.mul (local.get $xb) (local.get $wv))))
+            (local.set $wv (v128.load (local.get $w3)))
+            (local.set $c03 (f32x4.add (local.get $c03) (f32x4.mul (local.get $xa) (local.get $wv))))
+            (local.set $c13 (f32x4.add (local.get $c13) (f32x4.mul (local.get $xb) (local.get $wv))))
+            (local.set $x0 (i32.add (local.get $x0) (i32.const 16)))
+            (local.set $x1 (i32.add (local.get $x1) (i32.const 16)))
+            (local.set $w0 (i32.add (local.get $w0) (i32.const 16)))
+            (local.set $w1 (i32.add (local.get $w1) (i32.const 16)))
+            (local.set $w2 (i32.add (local.get $w2) (i32.const 16)))
+            (local.set $w3 (i32.add (local.get $w3) (i32.const 16)))
+            (br_if $kl (i32.lt_u (local.get $x0) (local.get $xe)))))
+        (local.set $v0 (call $reduce4 (local.get $c00) (local.get $c01) (local.get $c02) (local.get $c03)))
+        (local.set $v1 (call $reduce4 (local.get $c10) (local.get $c11) (local.get $c12) (local.get $c13)))
+        (if (local.get $t)
+          (then
+            (local.set $v0 (f32x4.add (local.get $v0)
+              (f32x4.replace_lane 3
+                (f32x4.replace_lane 2
+                  (f32x4.replace_lane 1
+                    (f32x4.splat (call $sdot (local.get $w0) (local.get $x0) (local.get $t)))
+                    (call $sdot (local.get $w1) (local.get $x0) (local.get $t)))
+                  (call $sdot (local.get $w2) (local.get $x0) (local.get $t)))
+                (call $sdot (local.get $w3) (local.get $x0) (local.get $t)))))
+            (local.set $v1 (f32x4.add (local.get $v1)
+              (f32x4.replace_lane 3
+                (f32x4.replace_lane 2
+                  (f32x4.replace_lane 1
+                    (f32x4.splat (call $sdot (local.get $w0) (local.get $x1) (local.get $t)))
+                    (call $sdot (local.get $w1) (local.get $x1) (local.get $t)))
+                  (call $sdot (local.get $w2) (local.get $x1) (local.get $t)))
+                (call $sdot (local.get $w3) (local.get $x1) (local.get $t)))))))
+        (local.set $d (i32.add (local.get $dst) (i32.mul (local.get $i) (local.get $ds))))
+        (v128.store (local.get $d) (local.get $v0))
+        (v128.store (i32.add (local.get $d) (local.get $ds)) (local.get $v1))
+        (local.set $i (i32.add (local.get $i) (i32.const 2)))
+        (br_if $il (i32.le_s (i32.add (local.get $i) (i32.const 2)) (local.get $n)))))
+    (if (i32.lt_s (local.get $i) (local.get $n))
+      (then
+        (call $matvec (i32.add (local.get $dst) (i32.mul (local.get $i) (local.get $ds)))
+          (local.get $w) (i32.add (local.get $x) (i32.mul (local.get $i) (local.get $cb)))
+          (i32.const 4) (local.get $cols)))))
+
+  ;; matmul(dst, x, w, n, rows, cols): dst = X·Wᵀ, X (n, cols), W (rows, cols),
+  ;; dst (n, rows): dst[i*rows + r] = dot(X[i], W[r]).
+  ;; Rows of X go in panels of about 256 KiB (kept in L2); for each panel,
+  ;; blocks of 4 rows of W (kept in L1) meet every row of the panel ($mm4).
+  ;; Without the panels a long prompt streams all of X from L3 once per
+  ;; 4 rows of W (3-4x slower at n = 256). The rows%4 leftover rows of W go
+  ;; through matvec per row of X.
+  (func (export "matmul") (param $dst i32) (param $x i32) (param $w i32) (param $n i32) (param $rows i32) (param $cols i32)
+    (local $r i32) (local $i i32) (local $cb i32) (local $db i32) (local $i0 i32) (local $pn i32) (local $m i32)
+    (local.set $cb (i32.shl (local.get $cols) (i32.const 2)))
+    (local.set $db (i32.shl (local.get $rows) (i32.const 2)))
+    (local.set $pn (i32.and (i32.div_u (i32.const 262144) (local.get $cb)) (i32.const -2)))
+    (if (i32.lt_s (local.get $pn) (i32.const 2)) (then (local.set $pn (i32.const 2))))
+    (block $pdone
+      (br_if $pdone (i32.ge_s (local.get $i0) (local.get $n)))
+      (loop $pl
+        (local.set $m (i32.sub (local.get $n) (local.get $i0)))
+        (if (i32.gt_s (local.get $m) (local.get $pn)) (then (local.set $m (local.get $pn))))
+        (local.set $r (i32.const 0))
+        (block $rdone
+          (br_if $rdone (i32.gt_s (i32.add (local.get $r) (i32.const 4)) (local.get $rows)))
+          (loop $rl
+            (call $mm4
+              (i32.add (i32.add (local.get $dst) (i32.mul (local.get $i0) (local.get $db))) (i32.shl (local.get $r) (i32.const 2)))
+              (local.get $rows)
+              (i32.add (local.get $x) (i32.mul (local.get $i0) (local.get $cb))) (local.get $m)
+              (i32.add (local.get $w) (i32.mul (local.get $r) (local.get $cb))) (local.get $cols))
+            (local.set $r (i32.add (local.get $r) (i32.const 4)))
+            (br_if $rl (i32.le_s (i32.add (local.get $r) (i32.const 4)) (local.get $rows)))))
+        (if (i32.lt_s (local.get $r) (local.get $rows))
+          (then
+            (local.set $i (local.get $i0))
+            (loop $il
+              (call $matvec
+                (i32.add (i32.add (local.get $dst) (i32.mul (local.get $i) (local.get $db))) (i32.shl (local.get $r) (i32.const 2)))
+                (i32.add (local.get $w) (i32.mul (local.get $r) (local.get $cb)))
+                (i32.add (local.get $x) (i32.mul (local.get $i) (local.get $cb)))
+                (i32.sub (local.get $rows) (local.get $r)) (local.get $cols))
+              (local.set $i (i32.add (local.get $i) (i32.const 1)))
+              (br_if $il (i32.lt_s (local.get $i) (i32.add (local.get $i0) (local.get $m)))))))
+        (local.set $i0 (i32.add (local.get $i0) (local.get $m)))
+        (br_if $pl (i32.lt_s (local.get $i0) (local.get $n))))))
+
+  ;; ---------------------------------------------------------------------
+  ;; int8 weights with f32 scales (kernels.QuantizeQ8 layout): W is (rows,
+  ;; cols) int8, scales holds cols/block f32 per row, block is 32 or cols.
+
+  ;; $quant16(x, q, xs, nb): quantizes nb blocks of 32 floats at x to int16
+  ;; at q (64 bytes per block) with one f32 scale per block at xs:
+  ;; xs[b] = max|x| / 32767, q = round(x / xs[b]). A NaN or Inf in a block
+  ;; makes xs[b] NaN or Inf, so it still poisons the results that use it.
+  (func $quant16 (param $x i32) (param $q i32) (param $xs i32) (param $nb i32)
+    (local $end i32) (local $m v128) (local $amax f32) (local $iv v128)
+    (local.set $end (i32.add (local.get $xs) (i32.shl (local.get $nb) (i32.const 2))))
+    (block $done
+      (br_if $done (i32.ge_u (local.get $xs) (local.get $end)))
+      (loop $l
+        (local.set $m (f32x4.max
+          (f32x4.max
+            (f32x4.max (f32x4.abs (v128.load (local.get $x))) (f32x4.abs (v128.load offset=16 (local.get $x))))
+            (f32x4.max (f32x4.abs (v128.load offset=32 (local.get $x))) (f32x4.abs (v128.load offset=48 (local.get $x)))))
+          (f32x4.max
+            (f32x4.max (f32x4.abs (v128.load offset=64 (local.get $x))) (f32x4.abs (v128.load offset=80 (local.get $x))))
+            (f32x4.max (f32x4.abs (v128.load offset=96 (local.get $x))) (f32x4.abs (v128.load offset=112 (local.get $x)))))))
+        (local.set $m (f32x4.max (local.get $m)
+          (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $m) (local.get $m))))
+        (local.set $amax (f32.max (f32x4.extract_lane 0 (local.get $m)) (f32x4.extract_lane 1 (local.get $m))))
+        (f32.store (local.get $xs) (f32.div (local.get $amax) (f32.const 32767)))
+        (local.set $iv (f32x4.splat
+          (select (f32.div (f32.const 32767) (local.get $amax)) (f32.const 0)
+                  (f32.gt (local.get $amax) (f32.const 0)))))
+        (v128.store (local.get $q) (i16x8.narrow_i32x4_s
+          (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (v128.load (local.get $x)) (local.get $iv))))
+          (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (v128.load offset=16 (local.get $x)) (local.get $iv))))))
+        (v128.store offset=16 (local.get $q) (i16x8.narrow_i32x4_s
+          (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (v128.load offset=32 (local.get $x)) (local.get $iv))))
+          (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (v128.load offset=48 (local.get $x)) (local.get $iv))))))
+        (v128.store offset=32 (local.get $q) (i16x8.narrow_i32x4_s
+          (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (v128.load offset=64 (local.get $x)) (local.get $iv))))
+          (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (v128.load offset=80 (local.get $x)) (local.get $iv))))))
+        (v128.store offset=48 (local.get $q) (i16x8.narrow_i32x4_s
+          (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (v128.load offset=96 (local.get $x)) (local.get $iv))))
+          (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (v128.load offset=112 (local.get $x)) (local.get $iv))))))
+        (local.set $x (i32.add (local.get $x) (i32.const 128)))
+        (local.set $q (i32.add (local.get $q) (i32.const 64)))
+        (local.set $xs (i32.add (local.get $xs) (i32.const 4)))
+        (br_if $l (i32.lt_u (local.get $xs) (local.get $end))))))
+
+  ;; $sdotq8(w, x, n) -> sum float32(w[i]) * x[i], scalar, w int8.
+  (func $sdotq8 (param $w i32) (param $x i32) (param $n i32) (result f32)
+    (local $s f32) (local $end i32)
+    (local.set $end (i32.add (local.get $w) (local.get $n)))
+    (block $done
+      (br_if $done (i32.ge_u (local.get $w) (local.get $end)))
+      (loop $l
+        (local.set $s (f32.add (local.get $s)
+          (f32.mul (f32.convert_i32_s (i32.load8_s (local.get $w))) (f32.load (local.get $x)))))
+        (local.set $w (i32.add (local.get $w) (i32.const 1)))
+        (local.set $x (i32.add (local.get $x) (i32.const 4)))
+        (br_if $l (i32.lt_u (local.get $w) (local.get $end)))))
+    (local.get $s))
+
+  ;; $q8blk(w, q) -> i32x4 partial sums of 32 int8 weights at w times 32
+  ;; int16 activations at q (lane sums add up to the block's dot product;
+  ;; |sum| <= 32*128*32767 < 2^31).
+  (func $q8blk (param $w i32) (param $q i32) (result v128)
+    (local $v v128) (local $u v128)
+    (local.set $v (v128.load (local.get $w)))
+    (local.set $u (v128.load offset=16 (local.get $w)))
+    (i32x4.add
+      (i32x4.add
+        (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $v)) (v128.load (local.get $q)))
+        (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $v)) (v128.load offset=16 (local.get $q))))
+      (i32x4.add
+        (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $u)) (v128.load offset=32 (local.get $q)))
+        (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $u)) (v128.load offset=48 (local.get $q))))))
+
+  ;; Both int8 kernels quantize the activations to int16 per 32 columns
+  ;; ($quant16; relative error <= 2^-16 of each 32-block's max|x|, far below
+  ;; the int8 weight error), then take each 32-block as an integer dot
+  ;; product (i32x4.dot_i16x8_s) scaled by scale_w*scale_x into f32
+  ;; accumulators. Columns past the last full 32-block (only when block ==
+  ;; cols, i.e. per-row scales) are done in f32. matvec_q8 and matmul_q8 go
+  ;; through the same row functions, so decoding one token and prefilling it
+  ;; give bit-identical results.
+  ;;
+  ;; Row-function arguments: w = first weight row (rows are cols bytes
+  ;; apart), s = its first scale (rows are srow bytes apart, sstep bytes per
+  ;; 32-block: 4 for block 32, 0 for per-row scales), q/xs = the quantized
+  ;; activation row and its block scales, nb = full 32-blocks, xt = the f32
+  ;; activations of the t tail columns.
+
+  ;; $q8rows4: dst[0..3] for four consecutive weight rows, which share the
+  ;; activation loads.
+  (func $q8rows4 (param $dst i32) (param $w0 i32) (param $s0 i32) (param $q i32) (param $xsp i32)
+      (param $nb i32) (param $sstep i32) (param $xt i32) (param $t i32) (param $cols i32) (param $srow i32)
+    (local $w1 i32) (local $w2 i32) (local $w3 i32) (local $s1 i32) (local $s2 i32) (local $s3 i32)
+    (local $qe i32) (local $xsc f32)
+    (local $f0 v128) (local $f1 v128) (local $f2 v128) (local $f3 v128) (local $v v128) (local $u v128)
+    (local $q0 v128) (local $q1 v128) (local $q2 v128) (local $q3 v128)
+    (local.set $w1 (i32.add (local.get $w0) (local.get $cols)))
+    (local.set $w2 (i32.add (local.get $w1) (local.get $cols)))
+    (local.set $w3 (i32.add (local.get $w2) (local.get $cols)))
+    (local.set $s1 (i32.add (local.get $s0) (local.get $srow)))
+    (local.set $s2 (i32.add (local.get $s1) (local.get $srow)))
+    (local.set $s3 (i32.add (local.get $s2) (local.get $srow)))
+    (local.set $qe (i32.add (local.get $q) (i32.shl (local.get $nb) (i32.const 6))))
+    (block $bdone
+      (br_if $bdone (i32.ge_u (local.get $q) (local.get $qe)))
+      (loop $bl
+            ;; the block's 32 int16 activations, shared by the four rows
+            (local.set $xsc (f32.load (local.get $xsp)))
+            (local.set $q0 (v128.load (local.get $q)))
+            (local.set $q1 (v128.load offset=16 (local.get $q)))
+            (local.set $q2 (v128.load offset=32 (local.get $q)))
+            (local.set $q3 (v128.load offset=48 (local.get $q)))
+            (local.set $v (v128.load (local.get $w0)))
+            (local.set $u (v128.load offset=16 (local.get $w0)))
+            (local.set $f0 (f32x4.add (local.get $f0) (f32x4.mul
+              (f32x4.convert_i32x4_s (i32x4.add
+                (i32x4.add
+                  (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $v)) (local.get $q0))
+                  (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $v)) (local.get $q1)))
+                (i32x4.add
+                  (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $u)) (local.get $q2))
+                  (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $u)) (local.get $q3)))))
+              (f32x4.splat (f32.mul (f32.load (local.get $s0)) (local.get $xsc))))))
+            (local.set $v (v128.load (local.get $w1)))
+            (local.set $u (v128.load offset=16 (local.get $w1)))
+            (local.set $f1 (f32x4.add (local.get $f1) (f32x4.mul
+              (f32x4.convert_i32x4_s (i32x4.add
+                (i32x4.add
+                  (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $v)) (local.get $q0))
+                  (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $v)) (local.get $q1)))
+                (i32x4.add
+                  (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $u)) (local.get $q2))
+                  (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $u)) (local.get $q3)))))
+              (f32x4.splat (f32.mul (f32.load (local.get $s1)) (local.get $xsc))))))
+            (local.set $v (v128.load (local.get $w2)))
+            (local.set $u (v128.load offset=16 (local.get $w2)))
+            (local.set $f2 (f32x4.add (local.get $f2) (f32x4.mul
+              (f32x4.convert_i32x4_s (i32x4.add
+                (i32x4.add
+                  (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $v)) (local.get $q0))
+                  (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $v)) (local.get $q1)))
+                (i32x4.add
+                  (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $u)) (local.get $q2))
+                  (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $u)) (local.get $q3)))))
+              (f32x4.splat (f32.mul (f32.load (local.get $s2)) (local.get $xsc))))))
+            (local.set $v (v128.load (local.get $w3)))
+            (local.set $u (v128.load offset=16 (local.get $w3)))
+            (local.set $f3 (f32x4.add (local.get $f3) (f32x4.mul
+              (f32x4.convert_i32x4_s (i32x4.add
+                (i32x4.add
+                  (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $v)) (local.get $q0))
+                  (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $v)) (local.get $q1)))
+                (i32x4.add
+                  (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $u)) (local.get $q2))
+                  (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $u)) (local.get $q3)))))
+              (f32x4.splat (f32.mul (f32.load (local.get $s3)) (local.get $xsc))))))
+            (local.set $w0 (i32.add (local.get $w0) (i32.const 32)))
+            (local.set $s0 (i32.add (local.get $s0) (local.get $sstep)))
+            (local.set $w1 (i32.add (local.get $w1) (i32.const 32)))
+            (local.set $s1 (i32.add (local.get $s1) (local.get $sstep)))
+            (local.set $w2 (i32.add (local.get $w2) (i32.const 32)))
+            (local.set $s2 (i32.add (local.get $s2) (local.get $sstep)))
+            (local.set $w3 (i32.add (local.get $w3) (i32.const 32)))
+            (local.set $s3 (i32.add (local.get $s3) (local.get $sstep)))
+            (local.set $q (i32.add (local.get $q) (i32.const 64)))
+            (local.set $xsp (i32.add (local.get $xsp) (i32.const 4)))
+            (br_if $bl (i32.lt_u (local.get $q) (local.get $qe)))))
+    (local.set $v (call $reduce4 (local.get $f0) (local.get $f1) (local.get $f2) (local.get $f3)))
+    (if (local.get $t)
+      (then ;; per-row scales: s0..s3 still point at each row's scale
+        (local.set $v (f32x4.add (local.get $v)
+          (f32x4.replace_lane 3
+            (f32x4.replace_lane 2
+              (f32x4.replace_lane 1
+                (f32x4.splat (f32.mul (f32.load (local.get $s0)) (call $sdotq8 (local.get $w0) (local.get $xt) (local.get $t))))
+                (f32.mul (f32.load (local.get $s1)) (call $sdotq8 (local.get $w1) (local.get $xt) (local.get $t))))
+              (f32.mul (f32.load (local.get $s2)) (call $sdotq8 (local.get $w2) (local.get $xt) (local.get $t))))
+            (f32.mul (f32.load (local.get $s3)) (call $sdotq8 (local.get $w3) (local.get $xt) (local.get $t))))))))
+    (v128.store (local.get $dst) (local.get $v)))
+
+  ;; $q8row1: dst[0] for one weight row (the rows%4 leftovers).
+  (func $q8row1 (param $dst i32) (param $w0 i32) (param $s0 i32) (param $q i32) (param $xsp i32)
+      (param $nb i32) (param $sstep i32) (param $xt i32) (param $t i32)
+    (local $qe i32) (local $f0 v128)
+    (local.set $qe (i32.add (local.get $q) (i32.shl (local.get $nb) (i32.const 6))))
+    (block $bdone
+      (br_if $bdone (i32.ge_u (local.get $q) (local.get $qe)))
+      (loop $bl
+        (local.set $f0 (f32x4.add (local.get $f0) (f32x4.mul
+          (f32x4.convert_i32x4_s (call $q8blk (local.get $w0) (local.get $q)))
+          (f32x4.splat (f32.mul (f32.load (local.get $s0)) (f32.load (local.get $xsp)))))))
+        (local.set $w0 (i32.add (local.get $w0) (i32.const 32)))
+        (local.set $s0 (i32.add (local.get $s0) (local.get $sstep)))
+        (local.set $q (i32.add (local.get $q) (i32.const 64)))
+        (local.set $xsp (i32.add (local.get $xsp) (i32.const 4)))
+        (br_if $bl (i32.lt_u (local.get $q) (local.get $qe)))))
+    (f32.store (local.get $dst)
+      (f32.add (call $hsum (local.get $f0))
+        (select
+          (f32.mul (f32.load (local.get $s0)) (call $sdotq8 (local.get $w0) (local.get $xt) (local.get $t)))
+          (f32.const 0)
+          (local.get $t)))))
+
+  ;; matvec_q8(dst, w, scales, x, rows, cols, block, scratch):
+  ;;   dst[r] = sum_c float32(w[r*cols+c]) * scales[(r*cols+c)/block] * x[c]
+  ;; scratch: 68*(cols/32) bytes (int16 activations, then their f32 scales).
+  (func (export "matvec_q8") (param $dst i32) (param $w i32) (param $s i32) (param $x i32)
+      (param $rows i32) (param $cols i32) (param $block i32) (param $scr i32)
+    (local $nb i32) (local $xsb i32) (local $sstep i32) (local $srow i32) (local $t i32) (local $xt i32) (local $r i32)
+    (local.set $nb (i32.shr_u (local.get $cols) (i32.const 5)))
+    (local.set $xsb (i32.add (local.get $scr) (i32.shl (local.get $nb) (i32.const 6))))
+    (local.set $sstep (select (i32.const 4) (i32.const 0) (i32.eq (local.get $block) (i32.const 32))))
+    (local.set $srow (i32.shl (i32.div_u (local.get $cols) (local.get $block)) (i32.const 2)))
+    (local.set $t (i32.and (local.get $cols) (i32.const 31)))
+    (local.set $xt (i32.add (local.get $x) (i32.shl (local.get $nb) (i32.const 7))))
+    (call $quant16 (local.get $x) (local.get $scr) (local.get $xsb) (local.get $nb))
+    (block $rdone
+      (br_if $rdone (i32.gt_s (i32.add (local.get $r) (i32.const 4)) (local.get $rows)))
+      (loop $rl
+        (call $q8rows4 (i32.add (local.get $dst) (i32.shl (local.get $r) (i32.const 2)))
+          (i32.add (local.get $w) (i32.mul (local.get $r) (local.get $cols)))
+          (i32.add (local.get $s) (i32.mul (local.get $r) (local.get $srow)))
+          (local.get $scr) (local.get $xsb) (local.get $nb) (local.get $sstep) (local.get $xt) (local.get $t)
+          (local.get $cols) (local.get $srow))
+        (local.set $r (i32.add (local.get $r) (i32.const 4)))
+        (br_if $rl (i32.le_s (i32.add (local.get $r) (i32.const 4)) (local.get $rows)))))
+    (block $odone
+      (br_if $odone (i32.ge_s (local.get $r) (local.get $rows)))
+      (loop $ol
+        (call $q8row1 (i32.add (local.get $dst) (i32.shl (local.get $r) (i32.const 2)))
+          (i32.add (local.get $w) (i32.mul (local.get $r) (local.get $cols)))
+          (i32.add (local.get $s) (i32.mul (local.get $r) (local.get $srow)))
+          (local.get $scr) (local.get $xsb) (local.get $nb) (local.get $sstep) (local.get $xt) (local.get $t))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br_if $ol (i32.lt_s (local.get $r) (local.get $rows))))))
+
+  ;; matmul_q8(dst, x, w, scales, n, rows, cols, block, scratch): dst = X·Wᵀ
+  ;; for an int8 W (rows, cols) with block scales, X (n, cols) f32, dst
+  ;; (n, rows): dst[i*rows+r] = matvec_q8 of row i of X, bit for bit.
+  ;; Every row of X is quantized once; then, panel by panel of about 256 KiB
+  ;; of quantized rows (kept in L2), each block of 4 rows of W (kept in L1)
+  ;; meets every row of the panel. scratch: 68*n*(cols/32) bytes.
+  (func (export "matmul_q8") (param $dst i32) (param $x i32) (param $w i32) (param $s i32)
+      (param $n i32) (param $rows i32) (param $cols i32) (param $block i32) (param $scr i32)
+    (local $nb i32) (local $xsb i32) (local $sstep i32) (local $srow i32) (local $t i32)
+    (local $r i32) (local $i i32) (local $cb i32) (local $db i32) (local $qb i32)
+    (local $wr i32) (local $sr i32) (local $d i32) (local $xi i32) (local $i0 i32) (local $ie i32) (local $pn i32)
+    (local.set $nb (i32.shr_u (local.get $cols) (i32.const 5)))
+    (local.set $qb (i32.shl (local.get $nb) (i32.const 6)))
+    (local.set $xsb (i32.add (local.get $scr) (i32.mul (local.get $n) (local.get $qb))))
+    (local.set $sstep (select (i32.const 4) (i32.const 0) (i32.eq (local.get $block) (i32.const 32))))
+    (local.set $srow (i32.shl (i32.div_u (local.get $cols) (local.get $block)) (i32.const 2)))
+    (local.set $t (i32.and (local.get $cols) (i32.const 31)))
+    (local.set $cb (i32.shl (local.get $cols) (i32.const 2)))
+    (local.set $db (i32.shl (local.get $rows) (i32.const 2)))
+    (if (i32.or (i32.le_s (local.get $n) (i32.const 0)) (i32.le_s (local.get $rows) (i32.const 0))) (then (return)))
+    (loop $ql
+      (call $quant16 (i32.add (local.get $x) (i32.mul (local.get $i) (local.get $cb)))
+        (i32.add (local.get $scr) (i32.mul (local.get $i) (local.get $qb)))
+        (i32.add (local.get $xsb) (i32.shl (i32.mul (local.get $i) (local.get $nb)) (i32.const 2)))
+        (local.get $nb))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $ql (i32.lt_s (local.get $i) (local.get $n))))
+    ;; panels of about 256 KiB of quantized activations (kept in L2)
+    (local.set $pn (i32.div_u (i32.const 262144) (i32.add (local.get $qb) (i32.const 4))))
+    (if (i32.lt_s (local.get $pn) (i32.const 1)) (then (local.set $pn (i32.const 1))))
+    (local.set $i0 (i32.const 0))
+    (loop $pl
+      (local.set $ie (i32.add (local.get $i0) (local.get $pn)))
+      (if (i32.gt_s (local.get $ie) (local.get $n)) (then (local.set $ie (local.get $n))))
+      (local.set $r (i32.const 0))
+      (loop $rl
+        (local.set $wr (i32.add (local.get $w) (i32.mul (local.get $r) (local.get $cols))))
+        (local.set $sr (i32.add (local.get $s) (i32.mul (local.get $r) (local.get $srow))))
+        (local.set $i (local.get $i0))
+        (loop $il
+          (local.set $d (i32.add (i32.add (local.get $dst) (i32.mul (local.get $i) (local.get $db)))
+            (i32.shl (local.get $r) (i32.const 2))))
+          (local.set $xi (i32.add (i32.add (local.get $x) (i32.mul (local.get $i) (local.get $cb)))
+            (i32.shl (local.get $nb) (i32.const 7))))
+          (if (i32.le_s (i32.add (local.get $r) (i32.const 4)) (local.get $rows))
+            (then
+              (call $q8rows4 (local.get $d) (local.get $wr) (local.get $sr)
+                (i32.add (local.get $scr) (i32.mul (local.get $i) (local.get $qb)))
+                (i32.add (local.get $xsb) (i32.shl (i32.mul (local.get $i) (local.get $nb)) (i32.const 2)))
+                (local.get $nb) (local.get $sstep) (local.get $xi) (local.get $t) (local.get $cols) (local.get $srow)))
+            (else
+              (call $q8row1 (local.get $d) (local.get $wr) (local.get $sr)
+                (i32.add (local.get $scr) (i32.mul (local.get $i) (local.get $qb)))
+                (i32.add (local.get $xsb) (i32.shl (i32.mul (local.get $i) (local.get $nb)) (i32.const 2)))
+                (local.get $nb) (local.get $sstep) (local.get $xi) (local.get $t))))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br_if $il (i32.lt_s (local.get $i) (local.get $ie))))
+        ;; a full block advances 4 rows, a leftover row 1
+        (local.set $r (i32.add (local.get $r)
+          (select (i32.const 4) (i32.const 1) (i32.le_s (i32.add (local.get $r) (i32.const 4)) (local.get $rows)))))
+        (br_if $rl (i32.lt_s (local.get $r) (local.get $rows))))
+      (local.set $i0 (local.get $ie))
+      (br_if $pl (i32.lt_s (local.get $i0) (local.get $n)))))
+
+  ;; ---------------------------------------------------------------------
+  ;; matvec_t(dst, w, x, rows, cols): dst += Wᵀ·x, W (rows, cols):
+  ;;   dst[c] += sum_r w[r*cols+c] * x[r]
+  ;; (attention's probability-weighted sum of value rows). Passes over 32
+  ;; columns at a time keep 8 accumulators in registers while all rows
+  ;; stream by; then 4-column passes, then scalar columns.
+  (func (export "matvec_t") (param $dst i32) (param $w i32) (param $x i32) (param $rows i32) (param $cols i32)
+    (local $cb i32) (local $c i32) (local $dp i32) (local $wp i32) (local $xp i32) (local $xe i32)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) (local $a4 v128) (local $a5 v128) (local $a6 v128) (local $a7 v128) (local $xv v128) (local $sc f32)
+    (local.set $cb (i32.shl (local.get $cols) (i32.const 2)))
+    (local.set $xe (i32.add (local.get $x) (i32.shl (local.get $rows) (i32.const 2))))
+    (if (i32.le_s (local.get $rows) (i32.const 0)) (then (return)))
+    ;; 32-column passes
+    (block $d32
+      (br_if $d32 (i32.gt_s (i32.add (local.get $c) (i32.const 32)) (local.get $cols)))
+      (loop $l32
+        (local.set $dp (i32.add (local.get $dst) (i32.shl (local.get $c) (i32.const 2))))
+        (local.set $a0 (v128.load offset=0 (local.get $dp)))
+        (local.set $a1 (v128.load offset=16 (local.get $dp)))
+        (local.set $a2 (v128.load offset=32 (local.get $dp)))
+        (local.set $a3 (v128.load offset=48 (local.get $dp)))
+        (local.set $a4 (v128.load offset=64 (local.get $dp)))
+        (local.set $a5 (v128.load offset=80 (local.get $dp)))
+        (local.set $a6 (v128.load offset=96 (local.get $dp)))
+        (local.set $a7 (v128.load offset=112 (local.get $dp)))
+        (local.set $wp (i32.add (local.get $w) (i32.shl (local.get $c) (i32.const 2))))
+        (local.set $xp (local.get $x))
+        (loop $rl
+            (local.set $xv (v128.load32_splat (local.get $xp)))
+            (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $xv) (v128.load offset=0 (local.get $wp)))))
+            (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $xv) (v128.load offset=16 (local.get $wp)))))
+            (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (local.get $xv) (v128.load offset=32 (local.get $wp)))))
+            (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (local.get $xv) (v128.load offset=48 (local.get $wp)))))
+            (local.set $a4 (f32x4.add (local.get $a4) (f32x4.mul (local.get $xv) (v128.load offset=64 (local.get $wp)))))
+            (local.set $a5 (f32x4.add (local.get $a5) (f32x4.mul (local.get $xv) (v128.load offset=80 (local.get $wp)))))
+            (local.set $a6 (f32x4.add (local.get $a6) (f32x4.mul (local.get $xv) (v128.load offset=96 (local.get $wp)))))
+            (local.set $a7 (f32x4.add (local.get $a7) (f32x4.mul (local.get $xv) (v128.load offset=112 (local.get $wp)))))
+            (local.set $wp (i32.add (local.get $wp) (local.get $cb)))
+            (local.set $xp (i32.add (local.get $xp) (i32.const 4)))
+            (br_if $rl (i32.lt_u (local.get $xp) (local.get $xe))))
+        (v128.store offset=0 (local.get $dp) (local.get $a0))
+        (v128.store offset=16 (local.get $dp) (local.get $a1))
+        (v128.store offset=32 (local.get $dp) (local.get $a2))
+        (v128.store offset=48 (local.get $dp) (local.get $a3))
+        (v128.store offset=64 (local.get $dp) (local.get $a4))
+        (v128.store offset=80 (local.get $dp) (local.get $a5))
+        (v128.store offset=96 (local.get $dp) (local.get $a6))
+        (v128.store offset=112 (local.get $dp) (local.get $a7))
+        (local.set $c (i32.add (local.get $c) (i32.const 32)))
+        (br_if $l32 (i32.le_s (i32.add (local.get $c) (i32.const 32)) (local.get $cols)))))
+    ;; 4-column passes
+    (block $d4
+      (br_if $d4 (i32.gt_s (i32.add (local.get $c) (i32.const 4)) (local.get $cols)))
+      (loop $l4
+        (local.set $dp (i32.add (local.get $dst) (i32.shl (local.get $c) (i32.const 2))))
+        (local.set $a0 (v128.load (local.get $dp)))
+        (local.set $a1 (v128.const i32x4 0 0 0 0))
+        (local.set $wp (i32.add (local.get $w) (i32.shl (local.get $c) (i32.const 2))))
+        (local.set $xp (local.get $x))
+        ;; two rows per step into two accumulators
+        (block $rd2
+          (br_if $rd2 (i32.gt_u (i32.add (local.get $xp) (i32.const 8)) (local.get $xe)))
+          (loop $rl2
+            (local.set $a0 (f32x4.add (local.get $a0)
+              (f32x4.mul (v128.load32_splat (local.get $xp)) (v128.load (local.get $wp)))))
+            (local.set $a1 (f32x4.add (local.get $a1)
+              (f32x4.mul (v128.load32_splat offset=4 (local.get $xp)) (v128.load (i32.add (local.get $wp) (local.get $cb))))))
+            (local.set $wp (i32.add (local.get $wp) (i32.shl (local.get $cb) (i32.const 1))))
+            (local.set $xp (i32.add (local.get $xp) (i32.const 8)))
+            (br_if $rl2 (i32.le_u (i32.add (local.get $xp) (i32.const 8)) (local.get $xe)))))
+        (if (i32.lt_u (local.get $xp) (local.get $xe))
+          (then
+            (local.set $a0 (f32x4.add (local.get $a0)
+              (f32x4.mul (v128.load32_splat (local.get $xp)) (v128.load (local.get $wp)))))))
+        (v128.store (local.get $dp) (f32x4.add (local.get $a0) (local.get $a1)))
+        (local.set $c (i32.add (local.get $c) (i32.const 4)))
+        (br_if $l4 (i32.le_s (i32.add (local.get $c) (i32.const 4)) (local.get $cols)))))
+    ;; scalar columns
+    (block $d1
+      (br_if $d1 (i32.ge_s (local.get $c) (local.get $cols)))
+      (loop $l1
+        (local.set $dp (i32.add (local.get $dst) (i32.shl (local.get $c) (i32.const 2))))
+        (local.set $sc (f32.load (local.get $dp)))
+        (local.set $wp (i32.add (local.get $w) (i32.shl (local.get $c) (i32.const 2))))
+        (local.set $xp (local.get $x))
+        (loop $rl1
+          (local.set $sc (f32.add (local.get $sc) (f32.mul (f32.load (local.get $xp)) (f32.load (local.get $wp)))))
+          (local.set $wp (i32.add (local.get $wp) (local.get $cb)))
+          (local.set $xp (i32.add (local.get $xp) (i32.const 4)))
+          (br_if $rl1 (i32.lt_u (local.get $xp) (local.get $xe))))
+        (f32.store (local.get $dp) (local.get $sc))
+        (local.set $c (i32.add (local.get $c) (i32.const 1)))
+        (br_if $l1 (i32.lt_s (local.get $c) (local.get $cols))))))
+
+  ;; ---------------------------------------------------------------------
+  ;; Elementwise exp and GELU.
+
+  ;; $exp4(x) -> e^x per lane, f32 (Cephes expf: x = n·ln2 + r, |r| <= ln2/2,
+  ;; degree-7 polynomial, 2^n built in the exponent bits in two halves so
+  ;; n = 128 works); max error about 2 ulp. Below -87.336 (2^-126) the result
+  ;; flushes to 0, above 88.7228 it is +Inf; NaN stays NaN.
+  (func $exp4 (param $x v128) (result v128)
+    (local $c v128) (local $n v128) (local $r v128) (local $p v128) (local $ni v128) (local $n1 v128)
+    (local.set $c (f32x4.min (f32x4.max (local.get $x) (v128.const f32x4 -87.33654 -87.33654 -87.33654 -87.33654))
+                             (v128.const f32x4 88.72283 88.72283 88.72283 88.72283)))
+    (local.set $n (f32x4.nearest (f32x4.mul (local.get $c)
+      (v128.const f32x4 1.44269504088896341 1.44269504088896341 1.44269504088896341 1.44269504088896341))))
+    (local.set $r (f32x4.sub (local.get $c) (f32x4.mul (local.get $n)
+      (v128.const f32x4 0.693359375 0.693359375 0.693359375 0.693359375))))
+    (local.set $r (f32x4.sub (local.get $r) (f32x4.mul (local.get $n)
+      (v128.const f32x4 -2.12194440e-4 -2.12194440e-4 -2.12194440e-4 -2.12194440e-4))))
+    (local.set $p (f32x4.add (f32x4.mul (v128.const f32x4 1.9875691500e-4 1.9875691500e-4 1.9875691500e-4 1.9875691500e-4) (local.get $r))
+      (v128.const f32x4 1.3981999507e-3 1.3981999507e-3 1.3981999507e-3 1.3981999507e-3)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r))
+      (v128.const f32x4 8.3334519073e-3 8.3334519073e-3 8.3334519073e-3 8.3334519073e-3)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r))
+      (v128.const f32x4 4.1665795894e-2 4.1665795894e-2 4.1665795894e-2 4.1665795894e-2)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r))
+      (v128.const f32x4 1.6666665459e-1 1.6666665459e-1 1.6666665459e-1 1.6666665459e-1)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r))
+      (v128.const f32x4 5.0000001201e-1 5.0000001201e-1 5.0000001201e-1 5.0000001201e-1)))
+    (local.set $p (f32x4.add
+      (f32x4.add (f32x4.mul (local.get $p) (f32x4.mul (local.get $r) (local.get $r))) (local.get $r))
+      (v128.const f32x4 1 1 1 1)))
+    ;; p·2^n = p·2^n1·2^(n-n1), n1 = n>>1 (n in [-126, 128])
+    (local.set $ni (i32x4.trunc_sat_f32x4_s (local.get $n)))
+    (local.set $n1 (i32x4.shr_s (local.get $ni) (i32.const 1)))
+    (local.set $p (f32x4.mul (f32x4.mul (local.get $p)
+        (i32x4.shl (i32x4.add (local.get $n1) (v128.const i32x4 127 127 127 127)) (i32.const 23)))
+        (i32x4.shl (i32x4.add (i32x4.sub (local.get $ni) (local.get $n1)) (v128.const i32x4 127 127 127 127)) (i32.const 23))))
+    (local.set $p (v128.andnot (local.get $p)
+      (f32x4.lt (local.get $x) (v128.const f32x4 -87.33654 -87.33654 -87.33654 -87.33654))))
+    (v128.bitselect (v128.const f32x4 inf inf inf inf) (local.get $p)
+      (f32x4.gt (local.get $x) (v128.const f32x4 88.72283 88.72283 88.72283 88.72283))))
+
+  ;; exp_shift(x, n, m) -> sum: x[i] = e^(x[i]-m) in place; returns the f32
+  ;; sum of the new values (a softmax numerator and normaliser).
+  (func (export "exp_shift") (param $x i32) (param $n i32) (param $m f32) (result f32)
+    (local $e4 i32) (local $end i32) (local $mv v128) (local $v v128) (local $s v128) (local $t f32) (local $sum f32)
+    (local.set $mv (f32x4.splat (local.get $m)))
+    (local.set $e4 (i32.add (local.get $x) (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2))))
+    (local.set $end (i32.add (local.get $x) (i32.shl (local.get $n) (i32.const 2))))
+    (block $d4
+      (br_if $d4 (i32.ge_u (local.get $x) (local.get $e4)))
+      (loop $l4
+        (local.set $v (call $exp4 (f32x4.sub (v128.load (local.get $x)) (local.get $mv))))
+        (v128.store (local.get $x) (local.get $v))
+        (local.set $s (f32x4.add (local.get $s) (local.get $v)))
+        (local.set $x (i32.add (local.get $x) (i32.const 16)))
+        (br_if $l4 (i32.lt_u (local.get $x) (local.get $e4)))))
+    (local.set $sum (call $hsum (local.get $s)))
+    (block $d1
+      (br_if $d1 (i32.ge_u (local.get $x) (local.get $end)))
+      (loop $l1
+        (local.set $t (f32x4.extract_lane 0 (call $exp4 (f32x4.splat (f32.sub (f32.load (local.get $x)) (local.get $m))))))
+        (f32.store (local.get $x) (local.get $t))
+        (local.set $sum (f32.add (local.get $sum) (local.get $t)))
+        (local.set $x (i32.add (local.get $x) (i32.const 4)))
+        (br_if $l1 (i32.lt_u (local.get $x) (local.get $end)))))
+    (local.get $sum))
+
+  ;; $gelu4(x) = 0.5·x·(1 + tanh(u)), u = 0.79788456·x·(1 + 0.044715·x²),
+  ;; computed as x / (1 + e^(-2u)) (the same function; no cancellation in
+  ;; 1 + tanh for negative x).
+  (func $gelu4 (param $x v128) (result v128)
+    (local $u v128)
+    (local.set $u (f32x4.mul (local.get $x)
+      (f32x4.add (v128.const f32x4 0.7978845608028654 0.7978845608028654 0.7978845608028654 0.7978845608028654)
+        (f32x4.mul (v128.const f32x4 0.035677408136300125 0.035677408136300125 0.035677408136300125 0.035677408136300125)
+          (f32x4.mul (local.get $x) (local.get $x))))))
+    (f32x4.div (local.get $x)
+      (f32x4.add (v128.const f32x4 1 1 1 1)
+        (call $exp4 (f32x4.mul (local.get $u) (v128.const f32x4 -2 -2 -2 -2))))))
+
+  ;; gelu_tanh(x, n): x[i] = gelu(x[i]) in place (BLOOM's tanh form).
+  (func (export "gelu_tanh") (param $x i32) (param $n i32)
+    (local $e4 i32) (local $end i32)
+    (local.set $e4 (i32.add (local.get $x) (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2))))
+    (local.set $end (i32.add (local.get $x) (i32.shl (local.get $n) (i32.const 2))))
+    (block $d4
+      (br_if $d4 (i32.ge_u (local.get $x) (local.get $e4)))
+      (loop $l4
+        (v128.store (local.get $x) (call $gelu4 (v128.load (local.get $x))))
+        (local.set $x (i32.add (local.get $x) (i32.const 16)))
+        (br_if $l4 (i32.lt_u (local.get $x) (local.get $e4)))))
+    (block $d1
+      (br_if $d1 (i32.ge_u (local.get $x) (local.get $end)))
+      (loop $l1
+        (f32.store (local.get $x) (f32x4.extract_lane 0 (call $gelu4 (f32x4.splat (f32.load (local.get $x))))))
+        (local.set $x (i32.add (local.get $x) (i32.const 4)))
+        (br_if $l1 (i32.lt_u (local.get $x) (local.get $end))))))
+
+  ;; ---------------------------------------------------------------------
+  ;; alibi_scores(dst, k, q, rows, cols, scale, slope, off) -> max:
+  ;;   dst[r] = scale * dot(k[r*cols:], q) + slope * f32(r + off)
+  ;; (a block of ALiBi attention scores: off = j0 - p, so the bias is
+  ;; -slope*(p - j)); returns the maximum of dst (-Inf when rows == 0).
+  ;; matvec, then one pass over dst (in L1) for the bias and the maximum.
+  (func (export "alibi_scores") (param $dst i32) (param $k i32) (param $q i32) (param $rows i32) (param $cols i32)
+      (param $scale f32) (param $slope f32) (param $off i32) (result f32)
+    (local $p i32) (local $e4 i32) (local $end i32) (local $sv v128) (local $lv v128) (local $jv v128)
+    (local $m v128) (local $v v128) (local $t f32) (local $mx f32)
+    (call $matvec (local.get $dst) (local.get $k) (local.get $q) (local.get $rows) (local.get $cols))
+    (local.set $sv (f32x4.splat (local.get $scale)))
+    (local.set $lv (f32x4.splat (local.get $slope)))
+    (local.set $jv (i32x4.add (i32x4.splat (local.get $off)) (v128.const i32x4 0 1 2 3)))
+    (local.set $m (v128.const f32x4 -inf -inf -inf -inf))
+    (local.set $p (local.get $dst))
+    (local.set $e4 (i32.add (local.get $dst) (i32.shl (i32.and (local.get $rows) (i32.const -4)) (i32.const 2))))
+    (local.set $end (i32.add (local.get $dst) (i32.shl (local.get $rows) (i32.const 2))))
+    (block $d4
+      (br_if $d4 (i32.ge_u (local.get $p) (local.get $e4)))
+      (loop $l4
+        (local.set $v (f32x4.add (f32x4.mul (v128.load (local.get $p)) (local.get $sv))
+          (f32x4.mul (local.get $lv) (f32x4.convert_i32x4_s (local.get $jv)))))
+        (v128.store (local.get $p) (local.get $v))
+        (local.set $m (f32x4.max (local.get $m) (local.get $v)))
+        (local.set $jv (i32x4.add (local.get $jv) (v128.const i32x4 4 4 4 4)))
+        (local.set $p (i32.add (local.get $p) (i32.const 16)))
+        (br_if $l4 (i32.lt_u (local.get $p) (local.get $e4)))))
+    (local.set $m (f32x4.max (local.get $m)
+      (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $m) (local.get $m))))
+    (local.set $mx (f32.max (f32x4.extract_lane 0 (local.get $m)) (f32x4.extract_lane 1 (local.get $m))))
+    (local.set $off (i32x4.extract_lane 0 (local.get $jv)))
+    (block $d1
+      (br_if $d1 (i32.ge_u (local.get $p) (local.get $end)))
+      (loop $l1
+        (local.set $t (f32.add (f32.mul (f32.load (local.get $p)) (local.get $scale))
+          (f32.mul (local.get $slope) (f32.convert_i32_s (local.get $off)))))
+        (f32.store (local.get $p) (local.get $t))
+        (local.set $mx (f32.max (local.get $mx) (local.get $t)))
+        (local.set $off (i32.add (local.get $off) (i32.const 1)))
+        (local.set $p (i32.add (local.get $p) (i32.const 4)))
+        (br_if $l1 (i32.lt_u (local.get $p) (local.get $end)))))
+    (local.get $mx))
+)
