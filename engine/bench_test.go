@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/c9e48c40/alibi/engine/safetensors"
 )
@@ -207,4 +208,107 @@ func BenchmarkPrefillLong(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(ids)), "ns/token")
+}
+
+// BenchmarkDecodeLong measures one decode step late in a 1024-token context
+// on the small model, where attention over the cache is a visible share.
+func BenchmarkDecodeLong(b *testing.B) {
+	sz := benchSizes[1]
+	m, err := newRandomModel(benchConfig(sz), LoadOptions{ContextLength: 1024}, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ids := randomIDs(960, sz.vocab, 4)
+	s := m.NewSession()
+	ctx := context.Background()
+	if _, err := s.Prefill(ctx, ids); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if s.Len() == 1024 {
+			b.StopTimer()
+			s.Reset()
+			if _, err := s.Prefill(ctx, ids); err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+		}
+		if _, err := s.Step(ctx, ids[i%len(ids)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/token")
+}
+
+// BenchmarkDecodeOps splits a decode step into its matrix products (per
+// token, summed over the layers) and reports ms/token for each, with the
+// GFLOP/s and GB/s of weights they reach: where decode time goes, per
+// precision (time per op in wasm, where no CPU profiler runs).
+//
+//	GOOS=js GOARCH=wasm go test -exec=$PWD/tools/wasmexec/go_js_wasm_exec -run '^$' -bench DecodeOps/medium ./engine
+func BenchmarkDecodeOps(b *testing.B) {
+	for _, sz := range []benchSize{benchSizes[2], benchSizes[3]} {
+		b.Run(sz.name, func(b *testing.B) {
+			if sz.name == "bloom-560m" && testing.Short() {
+				b.Skip("bloom-560m shapes skipped in -short mode")
+			}
+			for _, q := range []Quant{QuantNone, QuantInt8} {
+				b.Run(map[Quant]string{QuantNone: "f32", QuantInt8: "int8"}[q], func(b *testing.B) {
+					m, err := newRandomModel(benchConfig(sz), LoadOptions{Quant: q, ContextLength: 64}, 1)
+					if err != nil {
+						b.Fatal(err)
+					}
+					defer runtime.GC()
+					h := sz.hidden
+					x := make([]float32, 4*h)
+					for i := range x {
+						x[i] = float32(i%7)*0.1 - 0.3
+					}
+					dst := make([]float32, max(4*h, sz.vocab))
+					ops := []struct {
+						name string
+						run  func(l *layer)
+					}{
+						{"qkv", func(l *layer) { l.qkv.mul(dst[:3*h], x[:h], 1) }},
+						{"attn_out", func(l *layer) { l.attnOut.mul(dst[:h], x[:h], 1) }},
+						{"up", func(l *layer) { l.up.mul(dst[:4*h], x[:h], 1) }},
+						{"down", func(l *layer) { l.down.mul(dst[:h], x[:4*h], 1) }},
+					}
+					var total time.Duration
+					for _, op := range ops {
+						var el time.Duration
+						var bytes int64
+						for i := 0; i < b.N; i++ {
+							for li := range m.w.layers {
+								l := &m.w.layers[li]
+								t0 := time.Now()
+								op.run(l)
+								el += time.Since(t0)
+							}
+						}
+						for li := range m.w.layers {
+							l := &m.w.layers[li]
+							bytes += map[string]*tensor{"qkv": &l.qkv, "attn_out": &l.attnOut, "up": &l.up, "down": &l.down}[op.name].bytes()
+						}
+						per := el.Seconds() / float64(b.N)
+						b.ReportMetric(per*1e3, op.name+"-ms/token")
+						b.ReportMetric(float64(bytes)/per/1e9, op.name+"-GB/s")
+						total += el
+					}
+					var el time.Duration
+					for i := 0; i < b.N; i++ {
+						t0 := time.Now()
+						m.outHead.mul(dst[:sz.vocab], x[:h], 1)
+						el += time.Since(t0)
+					}
+					per := el.Seconds() / float64(b.N)
+					b.ReportMetric(per*1e3, "head-ms/token")
+					b.ReportMetric(float64(m.outHead.bytes())/per/1e9, "head-GB/s")
+					total += el
+					b.ReportMetric(total.Seconds()/float64(b.N)*1e3, "matrices-ms/token")
+				})
+			}
+		})
+	}
 }

@@ -13,7 +13,8 @@ import (
 // config.json. Field names follow the HF keys; aliases accepted on input are
 // noted per field.
 type Config struct {
-	// Architecture is the family the engine runs the model as: "bloom".
+	// Architecture is the family the engine runs the model as: "bloom",
+	// "mpt", "falcon", "jais", "btlm" or "baichuan".
 	Architecture string `json:"-"`
 	// Architectures and ModelType are the raw HF identification keys.
 	Architectures []string `json:"architectures,omitempty"`
@@ -38,6 +39,54 @@ type Config struct {
 	// "seq_length", "n_positions" or "max_position_embeddings"; 0 when absent.
 	// ALiBi models run beyond it.
 	TrainingContext int `json:"seq_length,omitempty"`
+
+	// Family-specific settings, filled by each family's parse function. Zero
+	// values mean BLOOM's behaviour.
+
+	// Norm is "layernorm" (default) or "rmsnorm" (Baichuan).
+	Norm string `json:"-"`
+	// Activation of the MLP: "gelu_tanh" (BLOOM, default), "gelu" (exact erf
+	// GELU: MPT, Falcon) or "swiglu" (up ⊙ silu(gate): Jais, BTLM, Baichuan).
+	Activation string `json:"-"`
+	// Intermediate is the MLP width; 0 means 4·hidden_size.
+	Intermediate int `json:"-"`
+	// ClipQKV clamps the fused QKV projection to [-ClipQKV, ClipQKV] when > 0 (MPT clip_qkv).
+	ClipQKV float64 `json:"-"`
+	// QKLayerNorm applies a layernorm over all heads to Q and to K (MPT qk_ln).
+	QKLayerNorm bool `json:"-"`
+	// AlibiBiasMax is the B of the slopes 2^(-B·h/n) (MPT alibi_bias_max); 0 means 8.
+	AlibiBiasMax float64 `json:"-"`
+	// AttnScale multiplies q·k; 0 means 1/√d (MPT softmax_scale, muP 1/d).
+	AttnScale float64 `json:"-"`
+	// EmbeddingScale multiplies the embeddings; 0 means 1 (muP).
+	EmbeddingScale float64 `json:"-"`
+	// LogitScale multiplies the output logits; 0 means 1 (MPT logit_scale, muP output scale).
+	LogitScale float64 `json:"-"`
+	// NoBias: the linear layers have no biases (MPT no_bias, Falcon bias=false, Baichuan).
+	NoBias bool `json:"-"`
+	// NormNoBias: the layernorms have no biases (MPT no_bias).
+	NormNoBias bool `json:"-"`
+	// AlibiScaling divides the slopes (Jais alibi_scaling linear factor); 0 means none.
+	AlibiScaling float64 `json:"-"`
+}
+
+// ffWidth returns the MLP hidden width.
+func (c *Config) ffWidth() int {
+	if c.Intermediate > 0 {
+		return c.Intermediate
+	}
+	return 4 * c.HiddenSize
+}
+
+// AlibiSlopes returns the ALiBi slope of each head as the family computes
+// them from the config (before any family-specific folding into the
+// attention scale; Jais/BTLM checkpoints may store their own, which the
+// loaded Model's Slopes report).
+func (c *Config) AlibiSlopes() []float32 {
+	if c.AlibiBiasMax > 0 && c.AlibiBiasMax != 8 {
+		return alibiSlopesMax(c.NHead, c.AlibiBiasMax)
+	}
+	return AlibiSlopes(c.NHead)
 }
 
 // family describes one supported architecture: how to recognise it, read its
@@ -54,9 +103,12 @@ type family struct {
 	// optional lists tensors a checkpoint may hold but the engine ignores
 	// or uses only under some settings.
 	optional func(cfg *Config) []tensorSpec
+	// setup, when set, adjusts a new Model after loading: slopes, score
+	// scale, key bias (family-specific ALiBi forms).
+	setup func(m *Model)
 }
 
-var families = []*family{bloomFamily}
+var families = []*family{bloomFamily, mptFamily, falconFamily, jaisFamily, btlmFamily, baichuanFamily}
 
 // SupportedArchitectures returns the model families the engine runs.
 func SupportedArchitectures() []string {

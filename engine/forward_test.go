@@ -181,8 +181,8 @@ func TestLongContext(t *testing.T) {
 		t.Fatalf("TrainingContext = %d", tb.cfg.TrainingContext)
 	}
 	def := tb.load(t, LoadOptions{})
-	if def.Info().ContextLength != 16 {
-		t.Errorf("default context = %d, want the training length 16", def.Info().ContextLength)
+	if def.Info().ContextLength != DefaultContextLength {
+		t.Errorf("default context = %d, want DefaultContextLength (%d) for a model trained on 16", def.Info().ContextLength, DefaultContextLength)
 	}
 	m := tb.load(t, LoadOptions{ContextLength: 70})
 	ids := randomIDs(70, tb.cfg.VocabSize, 1)

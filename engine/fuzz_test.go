@@ -30,7 +30,7 @@ func FuzzParseConfig(f *testing.F) {
 			}
 			return
 		}
-		if cfg.Architecture != "bloom" || cfg.HiddenSize < 1 || cfg.NHead < 1 || cfg.HiddenSize%cfg.NHead != 0 ||
+		if familyOf(cfg.Architecture) == nil || cfg.ffWidth() < 1 || cfg.HiddenSize < 1 || cfg.NHead < 1 || cfg.HiddenSize%cfg.NHead != 0 ||
 			cfg.NLayer < 1 || cfg.VocabSize < 1 || !(cfg.LayerNormEpsilon > 0) ||
 			cfg.EOSTokenID >= cfg.VocabSize || cfg.BOSTokenID >= cfg.VocabSize || cfg.TrainingContext < 0 {
 			t.Fatalf("inconsistent config accepted: %+v", cfg)

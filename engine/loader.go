@@ -276,9 +276,22 @@ func newModel(cfg *Config, fam *family, opts LoadOptions, w *weights) *Model {
 		quant:  opts.Quant,
 		ctxLen: opts.ContextLength,
 		w:      *w,
-		slopes: AlibiSlopes(cfg.NHead),
-		// 1/√d, the scale of every family so far (a family file may override).
+		slopes: cfg.AlibiSlopes(),
+		// 1/√d unless the config says otherwise (MPT softmax_scale, muP 1/d).
 		attnScale: float32(1 / math.Sqrt(float64(cfg.HiddenSize/cfg.NHead))),
+	}
+	if cfg.AttnScale > 0 {
+		m.attnScale = float32(cfg.AttnScale)
+	}
+	m.embScale, m.logitScale = 1, 1
+	if cfg.EmbeddingScale != 0 {
+		m.embScale = float32(cfg.EmbeddingScale)
+	}
+	if cfg.LogitScale != 0 {
+		m.logitScale = float32(cfg.LogitScale)
+	}
+	if fam.setup != nil {
+		fam.setup(m)
 	}
 	m.outHead = &m.w.embed
 	if !cfg.TieWordEmbeddings {
@@ -359,6 +372,11 @@ func (f *fileWriter) Header(h *safetensors.Header) error {
 		if l.index != nil && l.index[name] != f.name {
 			return fmt.Errorf("engine: %s: tensor %q is listed in shard %s by the index: %w", f.name, t.Name, l.index[name], ErrFormat)
 		}
+		if sp.anyShape {
+			l.owner[name] = f.name
+			specs[i] = sp
+			continue
+		}
 		switch t.DType {
 		case safetensors.F32, safetensors.F16, safetensors.BF16:
 		default:
@@ -391,6 +409,8 @@ type sink struct {
 	rows, cols int // stored layout, for the row permutation
 	destRow    func(r int) int
 	quant      bool
+	transposed bool      // stored (rows, cols) is the engine's (cols, rows)
+	stage      []float32 // whole transposed matrix in f32 when quantizing
 	rowBuf     []float32 // (cols) staging of the current row when quantizing
 	n          int       // elements received
 	carry      [4]byte   // bytes of an element split across writes
@@ -399,18 +419,30 @@ type sink struct {
 
 // newSink allocates the destination of a tensor and returns its sink.
 func (l *Loader) newSink(sp *tensorSpec, dt safetensors.DType) *sink {
-	s := &sink{dt: dt, esize: dt.Bits() / 8}
+	s := &sink{dt: dt, esize: max(dt.Bits()/8, 1)}
 	if sp.role == roleSkip {
 		return s
 	}
-	rows, cols := 1, int(sp.elements())
-	if sp.matrix() {
-		rows, cols = sp.shape[0], sp.shape[1]
-	}
+	rows, cols := sp.engineShape()
 	t := l.w.slot(sp)
 	*t = tensor{rows: rows, cols: cols}
 	s.dst, s.rows, s.cols = t, rows, cols
 	s.quant = l.opts.Quant == QuantInt8 && sp.matrix()
+	if sp.layout == layoutTransposed && sp.matrix() {
+		// Stored (in, out) = (cols, rows): element (r, c) of the stored
+		// matrix is (c, r) of the engine's. Transposed rows only complete
+		// at the end, so a quantized matrix is staged in f32 first.
+		s.rows, s.cols = cols, rows
+		s.transposed = true
+		if s.quant {
+			// s.stage is allocated when the first bytes arrive (emitTransposed).
+			t.q = make([]int8, rows*cols)
+			t.s = make([]float32, rows*cols/kernels.Q8BlockSize(cols))
+		} else {
+			t.f = make([]float32, rows*cols)
+		}
+		return s
+	}
 	if s.quant {
 		t.q = make([]int8, rows*cols)
 		t.s = make([]float32, rows*cols/kernels.Q8BlockSize(cols))
@@ -436,6 +468,9 @@ func (l *Loader) newSink(sp *tensorSpec, dt safetensors.DType) *sink {
 
 // write consumes the next bytes of the tensor.
 func (s *sink) write(p []byte, conv []float32) error {
+	if s.dst == nil {
+		return nil // checked, not kept: the bytes need no decoding
+	}
 	// Finish an element split across writes.
 	if s.nc > 0 {
 		k := copy(s.carry[s.nc:s.esize], p)
@@ -469,6 +504,10 @@ func (s *sink) emit(vals []float32) {
 		return
 	}
 	t := s.dst
+	if s.transposed {
+		s.emitTransposed(vals)
+		return
+	}
 	for len(vals) > 0 {
 		r, c := s.n/s.cols, s.n%s.cols
 		k := min(len(vals), s.cols-c)
@@ -493,4 +532,64 @@ func (s *sink) emit(vals []float32) {
 	if s.quant && s.n == s.rows*s.cols {
 		s.rowBuf = nil
 	}
+}
+
+// emitTransposed stores elements of a Conv1D weight stored (in, out) =
+// (s.rows, s.cols) at their transposed place in the engine's (out, in)
+// matrix; a quantized matrix is quantized row by row once complete.
+//
+// Quantized, int8 blocks run along the engine's rows, i.e. down the stored
+// columns: when the block is smaller than the row (Q8BlockSize), a band of
+// block stored rows is staged and quantized as soon as it is complete;
+// otherwise (per-row scales) the whole matrix is staged (transposeStaging).
+func (s *sink) emitTransposed(vals []float32) {
+	t := s.dst
+	in, out := s.rows, s.cols
+	if !s.quant {
+		for _, v := range vals {
+			r, c := s.n/out, s.n%out
+			t.f[c*in+r] = v
+			s.n++
+		}
+		return
+	}
+	block := kernels.Q8BlockSize(in)
+	if s.stage == nil {
+		s.stage = make([]float32, block*out)
+		s.rowBuf = make([]float32, block)
+	}
+	nb := in / block
+	for _, v := range vals {
+		r, c := s.n/out, s.n%out
+		s.stage[(r%block)*out+c] = v
+		s.n++
+		if c == out-1 && r%block == block-1 {
+			// stored rows r0..r form one int8 block of every engine row
+			r0 := r + 1 - block
+			for o := 0; o < out; o++ {
+				for k := 0; k < block; k++ {
+					s.rowBuf[k] = s.stage[k*out+o]
+				}
+				kernels.QuantizeQ8(t.q[o*in+r0:o*in+r0+block], t.s[o*nb+r0/block:o*nb+r0/block+1], s.rowBuf, block)
+			}
+		}
+	}
+	if s.n == in*out {
+		s.stage, s.rowBuf = nil, nil
+	}
+}
+
+// transposeStaging is the loader's largest staging buffer for a quantized
+// Conv1D weight (emitTransposed): a band of 32 stored rows, or the whole
+// matrix when 32 does not divide its input width.
+func transposeStaging(fam *family, cfg *Config) int64 {
+	var most int64
+	for _, sp := range fam.tensors(cfg) {
+		if sp.layout != layoutTransposed || !sp.matrix() {
+			continue
+		}
+		in, out := int64(sp.shape[0]), int64(sp.shape[1])
+		most = max(most, int64(kernels.Q8BlockSize(int(in)))*out*4)
+	}
+	return most
 }

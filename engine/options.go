@@ -25,8 +25,8 @@ type LoadOptions struct {
 	// Quant: "" or "none" for f32, "int8" for int8 weight matrices.
 	Quant Quant
 	// ContextLength is the KV cache length of every session (tokens). 0 means
-	// the config's training length, or DefaultContextLength. ALiBi models run
-	// beyond their training length, so larger values are allowed.
+	// the larger of the config's training length and DefaultContextLength:
+	// ALiBi models run beyond their training length.
 	ContextLength int
 	// MemoryLimit, when > 0, makes NewLoader fail with ErrMemory if
 	// EstimateMemory exceeds it. Without it the limit is 256 GiB natively;
@@ -46,10 +46,11 @@ func (o LoadOptions) resolve(cfg *Config) (LoadOptions, error) {
 	switch {
 	case o.ContextLength < 0 || o.ContextLength > MaxContextLength:
 		return o, fmt.Errorf("engine: context length %d is out of range [0, %d]: %w", o.ContextLength, MaxContextLength, ErrContext)
-	case o.ContextLength == 0 && cfg.TrainingContext > 0:
-		o.ContextLength = min(cfg.TrainingContext, MaxContextLength)
 	case o.ContextLength == 0:
-		o.ContextLength = DefaultContextLength
+		// ALiBi extrapolates past the training length ("train short, test
+		// long"), so a model trained on short windows still gets a useful
+		// default context.
+		o.ContextLength = min(max(cfg.TrainingContext, DefaultContextLength), MaxContextLength)
 	}
 	return o, nil
 }
@@ -73,7 +74,11 @@ func EstimateMemory(cfg *Config, opts LoadOptions) int64 {
 	if err != nil {
 		o = LoadOptions{Quant: QuantNone, ContextLength: DefaultContextLength}
 	}
-	return weightBytes(fam, cfg, o.Quant) + sessionBytes(cfg, o.ContextLength) + loaderBytes(cfg)
+	n := weightBytes(fam, cfg, o.Quant) + sessionBytes(cfg, o.ContextLength) + loaderBytes(cfg)
+	if o.Quant == QuantInt8 {
+		n += transposeStaging(fam, cfg) // Conv1D weights quantized after a transpose (Jais, BTLM)
+	}
+	return n
 }
 
 // parameterCount returns the parameters of a checkpoint with cfg (a tied
@@ -101,7 +106,11 @@ func sessionBytes(cfg *Config, ctxLen int) int64 {
 	kv := 2 * L * int64(ctxLen) * h * 4
 	rows := int64(min(chunkRows, ctxLen))
 	d := h / int64(cfg.NHead)
-	scratch := rows * (h + h + 3*h + h + 4*h + h) * 4   // chunk activations
+	ff := int64(cfg.ffWidth())
+	if cfg.Activation == actSwiGLU {
+		ff *= 2 // the gate branch
+	}
+	scratch := rows * (h + h + 3*h + h + ff + h) * 4    // chunk activations
 	tiles := (rows*(3*d+attnBlock+2) + d*attnBlock) * 4 // attention tiles
 	return kv + scratch + tiles + v*4 + attnBlock*4 + int64(ctxLen)*8
 }

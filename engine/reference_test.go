@@ -7,15 +7,16 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
-// TestReferenceLogits loads every engine/testdata/bloom-*/ fixture (HF
+// TestReferenceLogits loads every engine/testdata/<family>-*/ fixture (HF
 // layout, written by tools/reference) with LoadDir and checks the logits at
 // every position against reference.json, produced by an independent
 // float64 numpy forward: max abs difference ≤ 1e-3.
 func TestReferenceLogits(t *testing.T) {
-	dirs, _ := filepath.Glob(filepath.Join("testdata", "bloom-*"))
+	dirs := fixtureDirs()
 	var n int
 	for _, dir := range dirs {
 		if _, err := os.Stat(filepath.Join(dir, "reference.json")); err != nil {
@@ -73,7 +74,7 @@ func TestReferenceLogits(t *testing.T) {
 // log-softmax of the last prompt position within 2e-2 (llama.cpp uses a
 // table GELU).
 func TestGreedyReference(t *testing.T) {
-	dirs, _ := filepath.Glob(filepath.Join("testdata", "bloom-*"))
+	dirs := fixtureDirs()
 	var n int
 	for _, dir := range dirs {
 		data, err := os.ReadFile(filepath.Join(dir, "greedy.json"))
@@ -135,6 +136,17 @@ func TestGreedyReference(t *testing.T) {
 	}
 }
 
+// fixtureDirs lists the model fixtures of every family under testdata
+// (bloom-*, mpt-*, falcon-*, jais-*, btlm-*, baichuan-*).
+func fixtureDirs() []string {
+	var dirs []string
+	for _, fam := range SupportedArchitectures() {
+		d, _ := filepath.Glob(filepath.Join("testdata", fam+"-*"))
+		dirs = append(dirs, d...)
+	}
+	return dirs
+}
+
 func logSoftmax(x []float32) []float64 {
 	mx := math.Inf(-1)
 	for _, v := range x {
@@ -155,13 +167,19 @@ func logSoftmax(x []float32) []float64 {
 // the bundled models/brown-bloom when it has weights): every position, max
 // abs error, logged and bounded relative to the logit range.
 func TestInt8Fixtures(t *testing.T) {
-	dirs, _ := filepath.Glob(filepath.Join("testdata", "bloom-*"))
+	dirs := fixtureDirs()
 	if _, err := os.Stat(filepath.Join("..", "models", "brown-bloom", "config.json")); err == nil {
 		dirs = append(dirs, filepath.Join("..", "models", "brown-bloom"))
 	}
 	var n int
 	for _, dir := range dirs {
 		if _, err := os.Stat(filepath.Join(dir, "config.json")); err != nil {
+			continue
+		}
+		if strings.HasSuffix(dir, "-l40") {
+			// A random 40-layer network (the Baichuan fixture llama.cpp needs)
+			// amplifies any weight error chaotically; int8 accuracy is measured
+			// on the 1-3 layer fixtures of every family and on brown-bloom.
 			continue
 		}
 		n++

@@ -35,7 +35,16 @@ type Sampler struct {
 	rng   *rand.Rand
 	buf   []float32 // (V) logits after the repetition penalty
 	idx   []int     // candidate ids
-	probs []float64 // unnormalised probabilities of idx
+	probs []float64 // unnormalised probabilities of idx (top-p: of every id)
+	pb    []float64 // top-p: probabilities of the sorted nucleus
+}
+
+// pbuf returns a scratch slice of n float64s.
+func (sp *Sampler) pbuf(n int) []float64 {
+	if cap(sp.pb) < n {
+		sp.pb = make([]float64, n)
+	}
+	return sp.pb[:n]
 }
 
 // NewSampler returns a Sampler seeded with opts.Seed.
@@ -98,59 +107,59 @@ func (sp *Sampler) Sample(logits []float32, history []int) int {
 		return p
 	}
 	topP := o.TopP > 0 && o.TopP < 1
+	hasTopK := o.TopK > 0 && o.TopK < V
 
 	// Candidates, most likely first when a filter needs the order.
 	var idx []int
+	var probs []float64
+	var total float64
 	switch {
-	case o.TopK > 0 && o.TopK < V:
+	case hasTopK:
 		idx = topK(sp.idx[:0], buf, o.TopK)
 		slices.SortFunc(idx, func(a, b int) int { return better(buf, a, b) })
-	case topP:
-		// The nucleus is usually small: select the top k for growing k
-		// until it holds the mass P, instead of sorting the vocabulary.
-		var total float64
-		for id := range buf {
-			total += prob(id)
+		probs = sp.probs[:len(idx)]
+		for i, id := range idx {
+			probs[i] = prob(id)
+			total += probs[i]
 		}
-		for k := 64; ; k *= 8 {
-			if k >= V/8 { // a flat distribution: sort everything
-				idx = sp.idx[:V]
-				for i := range idx {
-					idx[i] = i
-				}
-				slices.SortFunc(idx, func(a, b int) int { return better(buf, a, b) })
-				break
+	case topP:
+		// Every probability once (the normaliser needs them all), then
+		// quickselect the nucleus instead of sorting the vocabulary, and
+		// sort only the nucleus.
+		all := sp.probs[:V]
+		for id := range buf {
+			all[id] = prob(id)
+			total += all[id]
+		}
+		idx = nucleus(sp.idx[:V], buf, all, float64(o.TopP)*total)
+		slices.SortFunc(idx, func(a, b int) int { return better(buf, a, b) })
+		probs = sp.pbuf(len(idx))
+		for i, id := range idx {
+			probs[i] = all[id]
+		}
+	case o.MinP > 0:
+		// Only tokens with p ≥ MinP survive: skip, without an exp, the
+		// logits certainly below the cut (a margin covers rounding), and
+		// test the rest exactly.
+		cut := math.Log(float64(o.MinP)) - 1e-3
+		idx = sp.idx[:0]
+		probs = sp.probs[:0]
+		for id, v := range buf {
+			if float64(v-mx)*invT < cut {
+				continue
 			}
-			idx = topK(sp.idx[:0], buf, k)
-			slices.SortFunc(idx, func(a, b int) int { return better(buf, a, b) })
-			var mass float64
-			for _, id := range idx {
-				mass += prob(id)
-			}
-			if mass >= float64(o.TopP)*total {
-				break
-			}
+			idx = append(idx, id)
+			probs = append(probs, prob(id))
 		}
 	default:
 		idx = sp.idx[:V]
+		probs = sp.probs[:V]
 		for i := range idx {
 			idx[i] = i
+			probs[i] = prob(i)
 		}
-	}
-	probs := sp.probs[:len(idx)]
-	var total float64
-	for i, id := range idx {
-		probs[i] = prob(id)
-		total += probs[i]
 	}
 	if topP {
-		// With all tokens as candidates, the mass beyond idx counts too.
-		if !(o.TopK > 0 && o.TopK < V) {
-			total = 0
-			for id := range buf {
-				total += prob(id)
-			}
-		}
 		var cum float64
 		for i, p := range probs {
 			cum += p
@@ -249,4 +258,65 @@ func topK(h []int, buf []float32, k int) []int {
 		}
 	}
 	return h
+}
+
+// nucleus returns, in idx (resliced from the given buffer of len(buf)), the
+// ids ranked by better that top-p keeps: the best-ranked ones whose
+// probabilities (probs, by id) sum to need, plus a little slack, unordered.
+// It partitions around pivots as quickselect does (O(V) on average)
+// instead of sorting the vocabulary; the caller sorts the result and cuts
+// it exactly. When rounding leaves no pivot that reaches need, it returns
+// every id.
+func nucleus(idx []int, buf []float32, probs []float64, need float64) []int {
+	for i := range idx {
+		idx[i] = i
+	}
+	need *= 1 + 1e-9 // the exact cut, summed in rank order, lies inside
+	lo, hi := 0, len(idx)
+	var acc float64 // mass of idx[:lo], all ranked above idx[lo:hi]
+	for hi-lo > 32 {
+		// Median of three as the pivot, moved to idx[hi-1].
+		a, b, c := lo, lo+(hi-lo)/2, hi-1
+		if better(buf, idx[b], idx[a]) < 0 {
+			idx[a], idx[b] = idx[b], idx[a]
+		}
+		if better(buf, idx[c], idx[b]) < 0 {
+			idx[b], idx[c] = idx[c], idx[b]
+			if better(buf, idx[b], idx[a]) < 0 {
+				idx[a], idx[b] = idx[b], idx[a]
+			}
+		}
+		idx[b], idx[hi-1] = idx[hi-1], idx[b]
+		pv := idx[hi-1]
+		// idx[lo:m] rank above the pivot.
+		m := lo
+		var mass float64
+		for i := lo; i < hi-1; i++ {
+			if id := idx[i]; better(buf, id, pv) < 0 {
+				idx[i], idx[m] = idx[m], id
+				mass += probs[id]
+				m++
+			}
+		}
+		idx[m], idx[hi-1] = idx[hi-1], idx[m]
+		switch {
+		case acc+mass >= need:
+			hi = m
+		case acc+mass+probs[pv] >= need:
+			return idx[:m+1]
+		default:
+			acc += mass + probs[pv]
+			lo = m + 1
+		}
+	}
+	// A short range: rank it and take what is needed.
+	tail := idx[lo:hi]
+	slices.SortFunc(tail, func(a, b int) int { return better(buf, a, b) })
+	for i, id := range tail {
+		acc += probs[id]
+		if acc >= need {
+			return idx[:lo+i+1]
+		}
+	}
+	return idx
 }

@@ -24,7 +24,8 @@ type Session struct {
 	xn     []float32 // (rows, h) layernormed stream
 	qkv    []float32 // (rows, 3h) [Q | K | V], each head-major
 	att    []float32 // (rows, h) attention output, heads merged
-	ff     []float32 // (rows, 4h) MLP hidden
+	ff     []float32 // (rows, ff) MLP hidden (ff = Config.ffWidth)
+	ffGate []float32 // (rows, ff) SwiGLU gate; nil for other activations
 	proj   []float32 // (rows, h) projection output
 	scores []float32 // (attnBlock) scores of one key block
 
@@ -63,7 +64,7 @@ func (m *Model) NewSession() *Session {
 		xn:     make([]float32, rows*h),
 		qkv:    make([]float32, rows*3*h),
 		att:    make([]float32, rows*h),
-		ff:     make([]float32, rows*4*h),
+		ff:     make([]float32, rows*c.ffWidth()),
 		proj:   make([]float32, rows*h),
 		scores: make([]float32, attnBlock),
 		tq:     make([]float32, rows*(h/H)),
@@ -74,6 +75,9 @@ func (m *Model) NewSession() *Session {
 		tm:     make([]float32, rows),
 		tl:     make([]float32, rows),
 		logits: make([]float32, c.VocabSize),
+	}
+	if c.Activation == actSwiGLU {
+		s.ffGate = make([]float32, rows*c.ffWidth())
 	}
 	for i := range s.k {
 		s.k[i] = make([]float32, H*m.ctxLen*(h/H))

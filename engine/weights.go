@@ -27,6 +27,13 @@ const (
 	roleOutNormW              // final layernorm (h)
 	roleOutNormB              //
 	roleHead                  // untied output head (V, h)
+	roleGate                  // SwiGLU gate projection (ff, h): silu(x·Wgateᵀ)
+	roleGateB                 // (ff)
+	roleQNormW                // layernorm over all query heads (h) (MPT qk_ln)
+	roleQNormB                //
+	roleKNormW                // layernorm over all key heads (h)
+	roleKNormB                //
+	roleSlopes                // ALiBi slopes stored in the checkpoint (H) (Jais, BTLM)
 )
 
 // layout says how a checkpoint tensor's rows map to the engine's layout.
@@ -37,6 +44,9 @@ const (
 	// layoutHeadsQKV: stored rows are [H][Q,K,V][d] (BLOOM, Falcon-RW); the
 	// engine stores [Q | K | V], each (H, d). Applies to weights and biases.
 	layoutHeadsQKV
+	// layoutTransposed: a GPT-2 Conv1D weight stored (in, out); the engine
+	// stores (out, in) like every other matrix (Jais, BTLM).
+	layoutTransposed
 )
 
 // tensorSpec is one entry of an architecture table.
@@ -46,6 +56,9 @@ type tensorSpec struct {
 	layer  int   // block index, -1 for model-wide tensors
 	shape  []int // expected shape as stored
 	layout layout
+	// anyShape: a roleSkip tensor of any dtype and shape (GPT-2's causal-mask
+	// buffers in Jais/BTLM checkpoints).
+	anyShape bool
 }
 
 func (sp *tensorSpec) elements() int64 {
@@ -56,8 +69,9 @@ func (sp *tensorSpec) elements() int64 {
 	return n
 }
 
-// matrix reports whether the tensor is a 2-D weight matrix (quantizable).
-func (sp *tensorSpec) matrix() bool { return len(sp.shape) == 2 }
+// matrix reports whether the tensor is a 2-D weight matrix (quantizable);
+// Jais' (H, 1) slopes are a vector.
+func (sp *tensorSpec) matrix() bool { return len(sp.shape) == 2 && sp.role != roleSlopes }
 
 // tensor is a weight in its final layout: a row-major (rows, cols) matrix,
 // or a vector (rows = 1), in f32 or int8 with block scales.
@@ -102,11 +116,24 @@ func (t *tensor) bytes() int64 {
 	return int64(len(t.f))*4 + int64(len(t.q)) + int64(len(t.s))*4
 }
 
+// engineShape returns the (rows, cols) of the tensor in the engine: the
+// stored shape, transposed for Conv1D weights; vectors are one row.
+func (sp *tensorSpec) engineShape() (rows, cols int) {
+	if !sp.matrix() {
+		return 1, int(sp.elements())
+	}
+	if sp.layout == layoutTransposed {
+		return sp.shape[1], sp.shape[0]
+	}
+	return sp.shape[0], sp.shape[1]
+}
+
 // tensorBytes returns the memory a tensor of the spec takes in the engine.
 func tensorBytes(sp *tensorSpec, quant bool) int64 {
 	n := sp.elements()
 	if quant && sp.matrix() {
-		return n + 4*n/int64(kernels.Q8BlockSize(sp.shape[1]))
+		_, cols := sp.engineShape()
+		return n + 4*n/int64(kernels.Q8BlockSize(cols))
 	}
 	return 4 * n
 }
@@ -119,10 +146,14 @@ type layer struct {
 	attnOut              tensor // (h, h) self_attention.dense
 	attnOutB             tensor // (h)
 	mlpNormW, mlpNormB   tensor // (h) post_attention_layernorm
-	up                   tensor // (4h, h) mlp.dense_h_to_4h
-	upB                  tensor // (4h)
-	down                 tensor // (h, 4h) mlp.dense_4h_to_h
+	up                   tensor // (ff, h) mlp.dense_h_to_4h; SwiGLU's linear branch
+	upB                  tensor // (ff)
+	gate                 tensor // (ff, h) SwiGLU's gated branch; empty otherwise
+	gateB                tensor // (ff)
+	down                 tensor // (h, ff) mlp.dense_4h_to_h
 	downB                tensor // (h)
+	qNormW, qNormB       tensor // (h) MPT qk_ln q_ln; empty otherwise
+	kNormW, kNormB       tensor // (h) MPT qk_ln k_ln
 }
 
 // weights holds the whole model in its final layout.
@@ -132,6 +163,7 @@ type weights struct {
 	layers             []layer
 	outNormW, outNormB tensor // (h) ln_f
 	head               tensor // (V, h) untied lm_head; empty when tied
+	slopes             tensor // (H) ALiBi slopes from the checkpoint; empty when computed
 }
 
 // slot returns where the tensor of a spec lives, or nil for roleSkip.
@@ -177,6 +209,20 @@ func (w *weights) slot(sp *tensorSpec) *tensor {
 		return &l.down
 	case roleDownB:
 		return &l.downB
+	case roleGate:
+		return &l.gate
+	case roleGateB:
+		return &l.gateB
+	case roleQNormW:
+		return &l.qNormW
+	case roleQNormB:
+		return &l.qNormB
+	case roleKNormW:
+		return &l.kNormW
+	case roleKNormB:
+		return &l.kNormB
+	case roleSlopes:
+		return &w.slopes
 	}
 	return nil
 }
@@ -194,9 +240,16 @@ type Model struct {
 	// BLOOM. A family that scales differently (muP's 1/d, or Falcon-RW's
 	// bias inside the scale) sets it, and folds any bias scaling into slopes.
 	attnScale float32
-	params    int64   // parameters of the checkpoint (tied head counted once)
-	wBytes    int64   // bytes of weights in memory
-	outHead   *tensor // (V, h) the output head: &w.embed or w.head
+	// keyBias, when set, replaces the relative ALiBi bias: the score of key
+	// position j in head h gets keyBias(h, j) added after the scale
+	// (Falcon-RW's bf16 key-position bias, falcon.go).
+	keyBias func(h, j int) float32
+	// embScale and logitScale multiply the embeddings and the logits (1
+	// unless the family scales them: muP, MPT logit_scale).
+	embScale, logitScale float32
+	params               int64   // parameters of the checkpoint (tied head counted once)
+	wBytes               int64   // bytes of weights in memory
+	outHead              *tensor // (V, h) the output head: &w.embed or w.head
 }
 
 // Info describes a loaded model.

@@ -30,3 +30,7 @@ func matVecQ8(dst []float32, w []int8, scales []float32, x []float32, block int)
 func matMulQ8(dst []float32, x []float32, w []int8, scales []float32, n, rows, cols, block int) {
 	matMulQ8Go(dst, x, w, scales, n, rows, cols, block)
 }
+func quantizeQ8(q []int8, scales []float32, w []float32, block int) {
+	quantizeQ8Go(q, scales, w, block)
+}
+func f16ToF32(dst []float32, src []byte) { f16ToF32Go(dst, src) }

@@ -45,8 +45,14 @@ func simdMatVecQ8(dst, w, scales, x unsafe.Pointer, rows, cols, block int32, scr
 //go:wasmimport alibi_simd matmul_q8
 func simdMatMulQ8(dst, x, w, scales unsafe.Pointer, n, rows, cols, block int32, scratch unsafe.Pointer)
 
+//go:wasmimport alibi_simd quantize_q8
+func simdQuantizeQ8(q, scales, w unsafe.Pointer, nb int32)
+
+//go:wasmimport alibi_simd f16_to_f32
+func simdF16ToF32(dst, src unsafe.Pointer, n int32)
+
 // abiVersion must equal kernels.wat's version() and host.mjs's ABI_VERSION.
-const abiVersion = 1
+const abiVersion = 2
 
 // haveSIMD is decided once, while the package's variables initialize (before
 // any init function of an importing package can run a kernel).
@@ -164,4 +170,20 @@ func alibiScores(dst, k, q []float32, scale, slope float32, off int) float32 {
 		return alibiScoresGo(dst, k, q, scale, slope, off)
 	}
 	return simdALiBiScores(ptr(dst), ptr(k), ptr(q), int32(len(dst)), int32(len(q)), scale, slope, int32(off))
+}
+
+func quantizeQ8(q []int8, scales []float32, w []float32, block int) {
+	if !useSIMD || block != 32 || len(scales) == 0 {
+		quantizeQ8Go(q, scales, w, block)
+		return
+	}
+	simdQuantizeQ8(ptr(q), ptr(scales), ptr(w), int32(len(scales)))
+}
+
+func f16ToF32(dst []float32, src []byte) {
+	if !useSIMD || len(dst) == 0 {
+		f16ToF32Go(dst, src)
+		return
+	}
+	simdF16ToF32(ptr(dst), ptr(src), int32(len(dst)))
 }

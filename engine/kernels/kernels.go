@@ -73,25 +73,16 @@ func QuantizeQ8(q []int8, scales []float32, w []float32, cols int) {
 	block := Q8BlockSize(cols)
 	mustLen("QuantizeQ8 q", len(q), len(w))
 	mustLen("QuantizeQ8 scales", len(scales), len(w)/block)
-	for b := range scales {
-		blk := w[b*block : (b+1)*block]
-		var amax float32
-		for _, v := range blk {
-			if a := float32(math.Abs(float64(v))); a > amax {
-				amax = a
-			}
-		}
-		s := amax / 127
-		scales[b] = s
-		inv := float32(0)
-		if s != 0 {
-			inv = 1 / s
-		}
-		out := q[b*block : (b+1)*block]
-		for i, v := range blk {
-			out[i] = int8(math.Round(float64(v * inv)))
-		}
-	}
+	quantizeQ8(q, scales, w, block)
+}
+
+// F16ToF32 converts little-endian IEEE binary16 values (2 bytes each) to
+// float32, exactly (every binary16 value, subnormals, infinities and NaN
+// payloads included, has one float32 image): the loader's inner loop for
+// F16 checkpoints.
+func F16ToF32(dst []float32, src []byte) {
+	mustLen("F16ToF32 src", len(src), 2*len(dst))
+	f16ToF32(dst, src)
 }
 
 // MatVecQ8 computes dst = W·x for an int8 W of shape (len(dst), len(x)) with

@@ -1,5 +1,5 @@
 // Records llama.cpp reference outputs (through @wllama/wllama 2.3.7 in headless Chromium) for the
-// BLOOM fixtures: engine/testdata/bloom-<name>/greedy.json.
+// fixtures of the families llama.cpp runs (BLOOM, MPT, Jais): engine/testdata/<family>-<name>/greedy.json.
 //
 //   node tools/reference/wllama_goldens.mjs [--check] [fixture-dir ...]
 //
@@ -44,10 +44,22 @@ const record = fileType === 'f32' && !check;
 let dirs = args.filter((a) => !a.startsWith('--'));
 if (dirs.length === 0) {
   const td = path.join(root, 'engine', 'testdata');
-  dirs = fs.readdirSync(td).filter((d) => d.startsWith('bloom-')).sort().map((d) => path.join(td, d));
+  // the families llama.cpp runs (it has no Falcon-RW or BTLM graph)
+  dirs = fs.readdirSync(td).filter((d) => /^(bloom|mpt|jais|baichuan)-/.test(d)).sort().map((d) => path.join(td, d));
 }
 dirs = dirs.filter((d) => {
   const cfg = JSON.parse(fs.readFileSync(path.join(d, 'config.json'), 'utf8'));
+  if (cfg.model_type === 'baichuan' && cfg.num_hidden_layers !== 40) {
+    // llama.cpp picks ALiBi (13B) or RoPE (7B) by the layer count and aborts on any other
+    console.log(`${path.basename(d)}: skipped (llama.cpp runs Baichuan with ALiBi only at 40 layers)`);
+    return false;
+  }
+  if (cfg.attn_config && cfg.attn_config.qk_ln) {
+    // llama.cpp's mpt graph reshapes the non-contiguous Q/K views for qk_ln:
+    // wllama 2.3.7 aborts with GGML_ASSERT(ggml_is_contiguous(a)) (ggml.c:3530)
+    console.log(`${path.basename(d)}: skipped (llama.cpp's mpt qk_ln path aborts: GGML_ASSERT(ggml_is_contiguous(a)))`);
+    return false;
+  }
   if (cfg.apply_residual_connection_post_layernorm) {
     console.log(`${path.basename(d)}: skipped (llama.cpp's bloom graph has no post-layernorm residual)`);
     return false;
@@ -64,6 +76,9 @@ if (conv.status !== 0) {
   console.error(conv.stdout, conv.stderr);
   throw new Error('gguf-fixtures failed');
 }
+// fixtures whose config llama.cpp cannot run are refused by the converter (e.g. MPT logit_scale)
+for (const line of conv.stdout.split('\n')) if (line.startsWith('skip ')) console.log(line);
+dirs = dirs.filter((d) => fs.existsSync(path.join(tmp, path.basename(d) + '.gguf')));
 
 // 2. server
 const page = `<!doctype html><meta charset="utf-8"><title>wllama goldens</title>
@@ -72,7 +87,7 @@ import { Wllama } from '/wllama/index.js';
 window.runFixture = async (url, prompt, steps, text) => {
   const blob = await (await fetch(url)).blob();
   const w = new Wllama({ 'single-thread/wllama.wasm': '/wllama/single-thread/wllama.wasm' },
-                       { suppressNativeLog: true });
+                       { suppressNativeLog: !window.verbose });
   await w.loadModel([blob], { n_ctx: 128, n_batch: 128, n_threads: 1, seed: 1,
                               cache_type_k: 'f32', cache_type_v: 'f32', flash_attn: false });
   const textIds = await w.tokenize(text, false);
@@ -147,10 +162,13 @@ const summary = [];
 let failed = false;
 try {
   const bpage = await browser.newPage();
-  bpage.on('console', (m) => { if (m.type() === 'error') console.error('page:', m.text()); });
+  // WLLAMA_VERBOSE=1 shows llama.cpp's native log (load errors)
+  const verbose = process.env.WLLAMA_VERBOSE === '1';
+  bpage.on('console', (m) => { if (verbose || m.type() === 'error') console.error('page:', m.text()); });
   bpage.on('pageerror', (e) => console.error('page error:', e));
   await bpage.goto(base + '/');
   await bpage.waitForFunction(() => window.ready === true);
+  await bpage.evaluate((v) => { window.verbose = v; }, verbose);
   for (const dir of dirs) {
     const name = path.basename(dir);
     const fixture = JSON.parse(fs.readFileSync(path.join(dir, 'fixture.json'), 'utf8'));
@@ -163,8 +181,10 @@ try {
     // numpy on the same sequence: logits at positions prompt.length-1 .. end-1
     const all = [...prompt, ...out.tokens];
     const numpy = (mode) => {
-      const py = spawnSync(PY, [path.join(here, 'bloom_ref.py'), mode, dir, all.join(',')], { encoding: 'utf8', maxBuffer: 1 << 28 });
-      if (py.status !== 0) throw new Error(`bloom_ref.py ${mode} failed: ${py.stderr}`);
+      // the family's numpy reference (fixture.json "reference"; BLOOM fixtures predate the field)
+      const refScript = fixture.reference ? path.join(root, fixture.reference) : path.join(here, 'bloom_ref.py');
+      const py = spawnSync(PY, [refScript, mode, dir, all.join(',')], { encoding: 'utf8', maxBuffer: 1 << 28 });
+      if (py.status !== 0) throw new Error(`${path.basename(refScript)} ${mode} failed: ${py.stderr}`);
       return JSON.parse(py.stdout);
     };
     const minP = 1e-30;
@@ -196,7 +216,7 @@ try {
       source: `wllama ${wllamaVersion} (llama.cpp)`,
       logits_last: last,
       logits_kind: 'log_softmax: wllama getLogits returns probabilities; compare log_softmax(engine logits) to these',
-      gguf: 'F32, engine/gguf ConvertBLOOMDir (llama.cpp BloomModel layout)',
+      gguf: `F32, engine/gguf ConvertDir (llama.cpp ${fixture.family || 'bloom'} conversion layout)`,
       settings: { n_ctx: 128, n_threads: 1, wasm: 'single-thread', cache_type_k: 'f32', cache_type_v: 'f32', flash_attn: false, sampler: 'getLogits argmax; samplingSample(temp 0, top_k 1) agrees: ' + samplerAgrees },
       vs_numpy: {
         max_abs_diff_log_softmax: Number(maxDiff.toPrecision(4)),

@@ -42,12 +42,12 @@
 export const MODULE = 'alibi_simd';
 
 /** ABI version: kernels.wat `version()` and engine/kernels must agree. */
-export const ABI_VERSION = 1;
+export const ABI_VERSION = 2;
 
 /** Functions kernels.wasm must export (Go imports each of them). */
 export const KERNELS = Object.freeze([
   'available', 'version', 'dot', 'matvec', 'matmul', 'axpy', 'matvec_q8', 'matmul_q8',
-  'matvec_t', 'gelu_tanh', 'exp_shift', 'alibi_scores',
+  'matvec_t', 'gelu_tanh', 'exp_shift', 'alibi_scores', 'quantize_q8', 'f16_to_f32',
 ]);
 
 function unbound() {
@@ -77,6 +77,8 @@ export function simdImports() {
     exp_shift: (x, n, m) => k.exp_shift(x, n, m),
     alibi_scores: (dst, kk, q, rows, cols, scale, slope, off) =>
       k.alibi_scores(dst, kk, q, rows, cols, scale, slope, off),
+    quantize_q8: (q, s, w, nb) => k.quantize_q8(q, s, w, nb),
+    f16_to_f32: (dst, src, n) => k.f16_to_f32(dst, src, n),
   };
   return {
     imports,
@@ -132,6 +134,8 @@ export function warmUp(module) {
     K.gelu_tanh(x, 127);
     K.exp_shift(x, 127, 1);
     K.alibi_scores(dst, w, x, 61, 64, 0.125, 0.5, -60);
+    K.quantize_q8(w, s, x, 8);
+    K.f16_to_f32(dst, x, 250);
   }
   return Date.now() - t0;
 }

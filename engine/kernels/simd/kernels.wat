@@ -22,7 +22,7 @@
 
   ;; version() -> ABI version of this module; Go checks it at init.
   (func (export "version") (result i32)
-    (i32.const 1))
+    (i32.const 2))
 
   ;; ---------------------------------------------------------------------
   ;; helpers
@@ -872,4 +872,108 @@
         (local.set $p (i32.add (local.get $p) (i32.const 4)))
         (br_if $l1 (i32.lt_u (local.get $p) (local.get $end)))))
     (local.get $mx))
+
+  ;; ---------------------------------------------------------------------
+  ;; loading: F16 -> f32 and int8 quantization (the loader's inner loops)
+
+  ;; $h2f(h) -> f32 bits of the binary16 h (i32x4 lanes of 16-bit values):
+  ;; (h&0x7fff)<<13 read as f32 times 2^112 is exact for normals and
+  ;; subnormals; exponent 31 (Inf/NaN) becomes 0x7f800000|mant<<13; then the
+  ;; sign. Same bits as safetensors.F16ToF32 for every input.
+  (func $h2f (param $h v128) (result v128)
+    (local $a v128)
+    (local.set $a (i32x4.shl (v128.and (local.get $h) (v128.const i32x4 0x7fff 0x7fff 0x7fff 0x7fff)) (i32.const 13)))
+    (v128.or
+      (i32x4.shl (v128.and (local.get $h) (v128.const i32x4 0x8000 0x8000 0x8000 0x8000)) (i32.const 16))
+      (v128.bitselect
+        (v128.or (local.get $a) (v128.const i32x4 0x7f800000 0x7f800000 0x7f800000 0x7f800000))
+        (f32x4.mul (local.get $a) (v128.const i32x4 0x77800000 0x77800000 0x77800000 0x77800000))
+        (i32x4.eq (v128.and (local.get $h) (v128.const i32x4 0x7c00 0x7c00 0x7c00 0x7c00))
+                  (v128.const i32x4 0x7c00 0x7c00 0x7c00 0x7c00)))))
+
+  ;; f16_to_f32(dst, src, n): dst[i] = float32 of the little-endian binary16
+  ;; at src+2i, 8 per step; the tail goes through the same code one lane at a time.
+  (func (export "f16_to_f32") (param $dst i32) (param $src i32) (param $n i32)
+    (local $end i32) (local $v v128)
+    (local.set $end (i32.add (local.get $src) (i32.shl (i32.and (local.get $n) (i32.const -8)) (i32.const 1))))
+    (block $d8
+      (br_if $d8 (i32.ge_u (local.get $src) (local.get $end)))
+      (loop $l8
+        (local.set $v (v128.load (local.get $src)))
+        (v128.store (local.get $dst) (call $h2f (i32x4.extend_low_i16x8_u (local.get $v))))
+        (v128.store offset=16 (local.get $dst) (call $h2f (i32x4.extend_high_i16x8_u (local.get $v))))
+        (local.set $src (i32.add (local.get $src) (i32.const 16)))
+        (local.set $dst (i32.add (local.get $dst) (i32.const 32)))
+        (br_if $l8 (i32.lt_u (local.get $src) (local.get $end)))))
+    (local.set $end (i32.add (local.get $end) (i32.shl (i32.and (local.get $n) (i32.const 7)) (i32.const 1))))
+    (block $d1
+      (br_if $d1 (i32.ge_u (local.get $src) (local.get $end)))
+      (loop $l1
+        (f32.store (local.get $dst) (f32x4.extract_lane 0
+          (call $h2f (i32x4.splat (i32.load16_u (local.get $src))))))
+        (local.set $src (i32.add (local.get $src) (i32.const 2)))
+        (local.set $dst (i32.add (local.get $dst) (i32.const 4)))
+        (br_if $l1 (i32.lt_u (local.get $src) (local.get $end))))))
+
+  ;; $rnd(p) -> four int32 lanes of round-half-away-from-zero(p) (Go's
+  ;; math.Round): nearest (half to even) everywhere but exact ties, which
+  ;; move away from zero. |p| < 2^23, so p - trunc(p) is exact.
+  (func $rnd (param $p v128) (result v128)
+    (local $t v128)
+    (local.set $t (f32x4.trunc (local.get $p)))
+    (i32x4.trunc_sat_f32x4_s
+      (v128.bitselect
+        (f32x4.add (local.get $t)
+          (v128.or (v128.const f32x4 1 1 1 1)
+                   (v128.and (local.get $p) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))))
+        (f32x4.nearest (local.get $p))
+        (f32x4.eq (f32x4.abs (f32x4.sub (local.get $p) (local.get $t))) (v128.const f32x4 0.5 0.5 0.5 0.5)))))
+
+  ;; quantize_q8(q, s, w, nb): kernels.QuantizeQ8 for nb blocks of 32
+  ;; weights: s[b] = max|w| / 127 over the block (NaNs ignored, as the Go
+  ;; loop's comparison does), q = round(w * (1/s[b])) (0 when s[b] == 0).
+  (func (export "quantize_q8") (param $q i32) (param $s i32) (param $w i32) (param $nb i32)
+    (local $end i32) (local $m v128) (local $sc f32) (local $inv v128)
+    (local.set $end (i32.add (local.get $s) (i32.shl (local.get $nb) (i32.const 2))))
+    (block $done
+      (br_if $done (i32.ge_u (local.get $s) (local.get $end)))
+      (loop $l
+        ;; pmax(a, b) = a < b ? b : a keeps a when b is NaN
+        (local.set $m (f32x4.pmax
+          (f32x4.pmax
+            (f32x4.pmax (f32x4.pmax (v128.const f32x4 0 0 0 0) (f32x4.abs (v128.load (local.get $w))))
+                        (f32x4.abs (v128.load offset=16 (local.get $w))))
+            (f32x4.pmax (f32x4.pmax (v128.const f32x4 0 0 0 0) (f32x4.abs (v128.load offset=32 (local.get $w))))
+                        (f32x4.abs (v128.load offset=48 (local.get $w)))))
+          (f32x4.pmax
+            (f32x4.pmax (f32x4.pmax (v128.const f32x4 0 0 0 0) (f32x4.abs (v128.load offset=64 (local.get $w))))
+                        (f32x4.abs (v128.load offset=80 (local.get $w))))
+            (f32x4.pmax (f32x4.pmax (v128.const f32x4 0 0 0 0) (f32x4.abs (v128.load offset=96 (local.get $w))))
+                        (f32x4.abs (v128.load offset=112 (local.get $w)))))))
+        (local.set $m (f32x4.pmax (local.get $m)
+          (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $m) (local.get $m))))
+        (local.set $m (f32x4.pmax (local.get $m)
+          (i8x16.shuffle 4 5 6 7 0 1 2 3 12 13 14 15 8 9 10 11 (local.get $m) (local.get $m))))
+        (local.set $sc (f32.div (f32x4.extract_lane 0 (local.get $m)) (f32.const 127)))
+        (f32.store (local.get $s) (local.get $sc))
+        (local.set $inv (f32x4.splat (select (f32.div (f32.const 1) (local.get $sc)) (f32.const 0)
+                                             (f32.ne (local.get $sc) (f32.const 0)))))
+        (v128.store (local.get $q) (i8x16.narrow_i16x8_s
+          (i16x8.narrow_i32x4_s
+            (call $rnd (f32x4.mul (v128.load (local.get $w)) (local.get $inv)))
+            (call $rnd (f32x4.mul (v128.load offset=16 (local.get $w)) (local.get $inv))))
+          (i16x8.narrow_i32x4_s
+            (call $rnd (f32x4.mul (v128.load offset=32 (local.get $w)) (local.get $inv)))
+            (call $rnd (f32x4.mul (v128.load offset=48 (local.get $w)) (local.get $inv))))))
+        (v128.store offset=16 (local.get $q) (i8x16.narrow_i16x8_s
+          (i16x8.narrow_i32x4_s
+            (call $rnd (f32x4.mul (v128.load offset=64 (local.get $w)) (local.get $inv)))
+            (call $rnd (f32x4.mul (v128.load offset=80 (local.get $w)) (local.get $inv))))
+          (i16x8.narrow_i32x4_s
+            (call $rnd (f32x4.mul (v128.load offset=96 (local.get $w)) (local.get $inv)))
+            (call $rnd (f32x4.mul (v128.load offset=112 (local.get $w)) (local.get $inv))))))
+        (local.set $w (i32.add (local.get $w) (i32.const 128)))
+        (local.set $q (i32.add (local.get $q) (i32.const 32)))
+        (local.set $s (i32.add (local.get $s) (i32.const 4)))
+        (br_if $l (i32.lt_u (local.get $s) (local.get $end))))))
 )

@@ -1,5 +1,8 @@
-// Command gguf-fixtures converts BLOOM fixture directories to GGUF with
-// engine/gguf.ConvertBLOOMDir, for tools/reference/wllama_goldens.mjs.
+// Command gguf-fixtures converts fixture directories (BLOOM, MPT, Jais) to
+// GGUF with engine/gguf.ConvertDir, for tools/reference/wllama_goldens.mjs.
+// A fixture whose config llama.cpp cannot run (gguf refuses it with
+// ErrUnsupported, e.g. MPT logit_scale) is reported as skipped on stdout
+// ("skip DIR: reason") and written nowhere.
 //
 //	go run ./tools/reference/gguf-fixtures -out DIR [-type f32|f16|q8_0] engine/testdata/bloom-f32-h4-l2 ...
 //
@@ -8,6 +11,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -47,12 +51,17 @@ func run(stdout io.Writer, out, typ string, dirs []string) error {
 			return err
 		}
 		bw := bufio.NewWriter(f)
-		err = gguf.ConvertBLOOMDir(bw, d, gguf.ConvertOptions{FileType: ft, Name: name})
+		err = gguf.ConvertDir(bw, d, gguf.ConvertOptions{FileType: ft, Name: name})
 		if err == nil {
 			err = bw.Flush()
 		}
 		if cerr := f.Close(); err == nil {
 			err = cerr
+		}
+		if errors.Is(err, gguf.ErrUnsupported) {
+			os.Remove(path)
+			fmt.Fprintf(stdout, "skip %s: %v\n", d, err)
+			continue
 		}
 		if err != nil {
 			os.Remove(path)

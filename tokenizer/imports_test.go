@@ -1,0 +1,34 @@
+package tokenizer
+
+import (
+	"go/parser"
+	"go/token"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// The package stays portable: no syscall/js, no net, no engine (DESIGN.md section 2).
+func TestImports(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		ast, err := parser.ParseFile(fset, f, nil, parser.ImportsOnly)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, imp := range ast.Imports {
+			path, _ := strconv.Unquote(imp.Path.Value)
+			if path == "syscall/js" || path == "net" || strings.HasPrefix(path, "net/") || strings.HasSuffix(path, "/alibi/engine") {
+				t.Errorf("%s imports %s", f, path)
+			}
+		}
+	}
+}
