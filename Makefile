@@ -14,7 +14,7 @@ GOJS       := GOOS=js GOARCH=wasm
 WASM_PKGS  := ./engine/... ./tokenizer/... ./wasm/...
 FUZZTIME   ?= 10s
 
-.PHONY: all demo test test-go test-wasm test-js test-e2e lint site cli deps build-deps test-deps \
+.PHONY: all demo test test-go test-wasm test-js test-e2e test-edge lint site cli deps build-deps test-deps \
         npm-deps bench bench-go bench-wasm bench-browser fuzz dist clean model goldens \
         edge edge-dev edge-deploy
 
@@ -29,7 +29,7 @@ demo: build-deps site
 
 # The whole test suite: lint, Go natively, Go under js/wasm (Node), JS unit
 # tests, and browser end-to-end tests in headless Chromium.
-test: deps lint test-go test-wasm test-js site test-e2e
+test: deps lint test-go test-wasm test-js site test-e2e test-edge
 	@echo "make test: all suites passed"
 
 ## ---- dependencies ----------------------------------------------------------
@@ -81,6 +81,10 @@ test-js: npm-deps
 
 test-e2e: test-deps site cli
 	ALIBI_FULL=1 ALIBI_SITE=$(CURDIR)/$(SITE) ALIBI_BIN=$(CURDIR)/$(BUILD)/alibi node --test --test-concurrency=1 e2e/
+
+# The Cloudflare Worker under workerd (and wrangler for the R2 variant).
+test-edge: test-deps site cli
+	ALIBI_FULL=1 ALIBI_BIN=$(CURDIR)/$(BUILD)/alibi SITE=$(CURDIR)/$(SITE) $(MAKE) -C edge test
 
 ## ---- builds ----------------------------------------------------------------
 
