@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 
@@ -16,12 +17,9 @@ func convertWeb(modelDir, outDir string, chunkSize int64, quant string, stderr i
 	switch quant {
 	case "", "none", "f32":
 	case "int8":
-		return fmt.Errorf("convert: --quant int8 with --to web is not supported: the web directory keeps the checkpoint's dtypes and the runtime quantizes while loading; use loadModel(url, { quant: 'int8' })")
+		return errors.New("--quant int8 with --to web is not supported: the web directory keeps the checkpoint's dtypes and the runtime quantizes while loading; use loadModel(url, { quant: 'int8' })")
 	default:
-		return fmt.Errorf("convert: --quant %q: want none", quant)
+		return fmt.Errorf("--quant %q: want none", quant)
 	}
-	if err := webdir.Convert(modelDir, outDir, chunkSize, stderr); err != nil {
-		return fmt.Errorf("convert: %w", err)
-	}
-	return nil
+	return webdir.Convert(modelDir, outDir, chunkSize, stderr)
 }

@@ -1,0 +1,612 @@
+//go:build js && wasm
+
+package main
+
+// JavaScript marshalling for the Runtime in api.go, through
+// github.com/hack-pad/safejs (no raw syscall/js). The functions are set on
+// one namespace object, globalThis.__alibi, which web/worker.js reads right
+// after go.run() returns control. Conventions, kept deliberately small:
+//   - every function returns a Promise and does its work in a goroutine;
+//     arguments are read synchronously, before the call returns;
+//   - numbers are handles or counts, strings are text or JSON documents,
+//     byte payloads and id/float arrays travel as Uint8Array (little-endian
+//     views of Int32Array / Float32Array on the JavaScript side);
+//   - a rejection is an Error whose .type is one of DESIGN.md §6, and a
+//     panic in the engine is recovered and turned into a rejection.
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/c9e48c40/alibi/engine"
+	"github.com/hack-pad/safejs"
+)
+
+const namespace = "__alibi"
+
+var (
+	jsPromise    safejs.Value
+	jsError      safejs.Value
+	jsUint8Array safejs.Value
+)
+
+type handler func(args []safejs.Value) (func() (any, error), error)
+
+func main() {
+	if err := setup(); err != nil {
+		fmt.Fprintln(os.Stderr, "alibi wasm:", err)
+		os.Exit(1)
+	}
+	select {}
+}
+
+func setup() error {
+	g := safejs.Global()
+	var err error
+	for name, dst := range map[string]*safejs.Value{"Promise": &jsPromise, "Error": &jsError, "Uint8Array": &jsUint8Array} {
+		if *dst, err = g.Get(name); err != nil {
+			return fmt.Errorf("global %s: %w", name, err)
+		}
+	}
+	obj, err := g.Get("Object")
+	if err != nil {
+		return err
+	}
+	ns, err := obj.New()
+	if err != nil {
+		return err
+	}
+	if err := ns.Set("protocol", ProtocolVersion); err != nil {
+		return err
+	}
+	rt := NewRuntime()
+	for name, h := range handlers(rt) {
+		f, err := safejs.FuncOf(wrap(name, h))
+		if err != nil {
+			return fmt.Errorf("register %s: %w", name, err)
+		}
+		if err := ns.Set(name, f.Value()); err != nil {
+			return fmt.Errorf("register %s: %w", name, err)
+		}
+	}
+	return g.Set(namespace, ns)
+}
+
+// wrap turns a handler into a JavaScript function returning a Promise.
+func wrap(name string, h handler) func(safejs.Value, []safejs.Value) any {
+	return func(_ safejs.Value, args []safejs.Value) (ret any) {
+		var work func() (any, error)
+		var err error
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					err = fmt.Errorf("wasm: %s: internal error: %v: %w", name, r, engine.ErrFormat)
+				}
+			}()
+			work, err = h(args)
+		}()
+		if err != nil {
+			work = func() (any, error) { return nil, err }
+		}
+		return newPromise(name, work)
+	}
+}
+
+func newPromise(name string, work func() (any, error)) any {
+	var resolve, reject safejs.Value
+	exec, err := safejs.FuncOf(func(_ safejs.Value, args []safejs.Value) any {
+		resolve, reject = args[0], args[1]
+		return nil
+	})
+	if err != nil {
+		return nil
+	}
+	defer exec.Release()
+	p, err := jsPromise.New(exec.Value())
+	if err != nil {
+		return nil
+	}
+	go func() {
+		var v any
+		var err error
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					err = fmt.Errorf("wasm: %s: internal error: %v: %w", name, r, engine.ErrFormat)
+				}
+			}()
+			v, err = work()
+		}()
+		if err != nil {
+			e, jerr := jsError.New(err.Error())
+			if jerr == nil {
+				e.Set("type", ErrorType(err))
+				e.Set("name", "AlibiError")
+				reject.Invoke(e)
+			} else {
+				reject.Invoke(err.Error())
+			}
+			return
+		}
+		if _, err := resolve.Invoke(v); err != nil {
+			reject.Invoke(err.Error())
+		}
+	}()
+	return p
+}
+
+func argInt(args []safejs.Value, i int) (int, error) {
+	if i >= len(args) {
+		return 0, fmt.Errorf("wasm: missing argument %d: %w", i, engine.ErrFormat)
+	}
+	n, err := args[i].Int()
+	if err != nil {
+		return 0, fmt.Errorf("wasm: argument %d: %w: %w", i, err, engine.ErrFormat)
+	}
+	return n, nil
+}
+
+func argString(args []safejs.Value, i int) (string, error) {
+	if i >= len(args) {
+		return "", fmt.Errorf("wasm: missing argument %d: %w", i, engine.ErrFormat)
+	}
+	s, err := args[i].String()
+	if err != nil {
+		return "", fmt.Errorf("wasm: argument %d: %w: %w", i, err, engine.ErrFormat)
+	}
+	return s, nil
+}
+
+func argBool(args []safejs.Value, i int) bool {
+	if i >= len(args) {
+		return false
+	}
+	b, err := args[i].Truthy()
+	return err == nil && b
+}
+
+// argBytes copies a Uint8Array argument into dst (grown when too small).
+func argBytes(args []safejs.Value, i int, dst []byte) ([]byte, error) {
+	if i >= len(args) {
+		return nil, fmt.Errorf("wasm: missing argument %d: %w", i, engine.ErrFormat)
+	}
+	lv, err := args[i].Get("byteLength")
+	if err != nil {
+		return nil, fmt.Errorf("wasm: argument %d: %w: %w", i, err, engine.ErrFormat)
+	}
+	n, err := lv.Int()
+	if err != nil {
+		return nil, fmt.Errorf("wasm: argument %d is not a Uint8Array: %w", i, engine.ErrFormat)
+	}
+	if cap(dst) < n {
+		dst = make([]byte, n)
+	}
+	dst = dst[:n]
+	if n == 0 {
+		return dst, nil
+	}
+	if _, err := safejs.CopyBytesToGo(dst, args[i]); err != nil {
+		return nil, fmt.Errorf("wasm: argument %d is not a Uint8Array: %w: %w", i, err, engine.ErrFormat)
+	}
+	return dst, nil
+}
+
+// argIDs reads a Uint8Array holding little-endian int32 ids.
+func argIDs(args []safejs.Value, i int) ([]int, error) {
+	b, err := argBytes(args, i, nil)
+	if err != nil {
+		return nil, err
+	}
+	if len(b)%4 != 0 {
+		return nil, fmt.Errorf("wasm: argument %d: %d bytes is not a list of int32 ids: %w", i, len(b), engine.ErrFormat)
+	}
+	ids := make([]int, len(b)/4)
+	for k := range ids {
+		ids[k] = int(int32(binary.LittleEndian.Uint32(b[4*k:])))
+	}
+	return ids, nil
+}
+
+func argJSON(args []safejs.Value, i int, v any) error {
+	s, err := argString(args, i)
+	if err != nil {
+		return err
+	}
+	if s == "" {
+		return nil
+	}
+	if err := json.Unmarshal([]byte(s), v); err != nil {
+		return fmt.Errorf("wasm: argument %d: %w: %w", i, err, engine.ErrFormat)
+	}
+	return nil
+}
+
+func toJSBytes(b []byte) (any, error) {
+	u, err := jsUint8Array.New(len(b))
+	if err != nil {
+		return nil, fmt.Errorf("wasm: %w: %w", err, engine.ErrMemory)
+	}
+	if len(b) > 0 {
+		if _, err := safejs.CopyBytesToJS(u, b); err != nil {
+			return nil, err
+		}
+	}
+	return u, nil
+}
+
+func idsBytes(ids []int) []byte {
+	b := make([]byte, 4*len(ids))
+	for k, id := range ids {
+		binary.LittleEndian.PutUint32(b[4*k:], uint32(int32(id)))
+	}
+	return b
+}
+
+func floatsBytes(rows [][]float32) []byte {
+	n := 0
+	for _, r := range rows {
+		n += len(r)
+	}
+	b := make([]byte, 0, 4*n)
+	for _, r := range rows {
+		for _, f := range r {
+			b = binary.LittleEndian.AppendUint32(b, math.Float32bits(f))
+		}
+	}
+	return b
+}
+
+func jsonString(v any) (any, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("wasm: %w", err)
+	}
+	return string(b), nil
+}
+
+func infoJSON(i engine.Info) map[string]any {
+	return map[string]any{
+		"architecture": i.Architecture, "parameters": i.Parameters, "contextLength": i.ContextLength,
+		"trainingContext": i.TrainingContext, "layers": i.Layers, "heads": i.Heads, "hidden": i.Hidden,
+		"vocab": i.Vocab, "quant": string(i.Quant), "weightBytes": i.WeightBytes, "bos": i.BOS, "eos": i.EOS,
+	}
+}
+
+// jsGenerateOptions is the JSON form of generate's options.
+type jsGenerateOptions struct {
+	MaxTokens         int      `json:"maxTokens"`
+	Temperature       *float32 `json:"temperature"`
+	TopK              int      `json:"topK"`
+	TopP              float32  `json:"topP"`
+	MinP              float32  `json:"minP"`
+	RepetitionPenalty float32  `json:"repetitionPenalty"`
+	Seed              uint64   `json:"seed"`
+	StopIDs           []int    `json:"stopIds"`
+	StopStrings       []string `json:"stopStrings"`
+	IgnoreEOS         bool     `json:"ignoreEOS"`
+	SkipSpecial       *bool    `json:"skipSpecial"`
+	AttentionLayer    *int     `json:"attentionLayer"`
+}
+
+func handlers(rt *Runtime) map[string]handler {
+	var scratch []byte // reused by write while scratchMu is held
+	var scratchMu sync.Mutex
+	return map[string]handler{
+		// beginLoad(configJSON string, optionsJSON string) -> JSON {load, estimate, limit, architecture}
+		"beginLoad": func(args []safejs.Value) (func() (any, error), error) {
+			cfg, err := argString(args, 0)
+			if err != nil {
+				return nil, err
+			}
+			var o struct {
+				Quant         string `json:"quant"`
+				ContextLength int    `json:"contextLength"`
+				MemoryLimit   int64  `json:"memoryLimit"`
+			}
+			if err := argJSON(args, 1, &o); err != nil {
+				return nil, err
+			}
+			return func() (any, error) {
+				id, est, err := rt.BeginLoad([]byte(cfg), LoadRequest(o))
+				if err != nil {
+					return nil, err
+				}
+				return jsonString(map[string]any{"load": id, "estimate": est.Bytes, "limit": est.Limit, "architecture": est.Architecture})
+			}, nil
+		},
+		// setTokenizer(load, tokenizerJSON Uint8Array)
+		"setTokenizer": func(args []safejs.Value) (func() (any, error), error) {
+			id, err := argInt(args, 0)
+			if err != nil {
+				return nil, err
+			}
+			b, err := argBytes(args, 1, nil)
+			if err != nil {
+				return nil, err
+			}
+			return func() (any, error) { return nil, rt.SetTokenizer(id, b) }, nil
+		},
+		// setIndex(load, indexJSON Uint8Array)
+		"setIndex": func(args []safejs.Value) (func() (any, error), error) {
+			id, err := argInt(args, 0)
+			if err != nil {
+				return nil, err
+			}
+			b, err := argBytes(args, 1, nil)
+			if err != nil {
+				return nil, err
+			}
+			return func() (any, error) { return nil, rt.SetIndex(id, b) }, nil
+		},
+		// openFile(load, name, size or -1, hash) -> file handle
+		"openFile": func(args []safejs.Value) (func() (any, error), error) {
+			id, err := argInt(args, 0)
+			if err != nil {
+				return nil, err
+			}
+			name, err := argString(args, 1)
+			if err != nil {
+				return nil, err
+			}
+			size := -1
+			if len(args) > 2 && !args[2].IsUndefined() {
+				if size, err = argInt(args, 2); err != nil {
+					return nil, err
+				}
+			}
+			hash := argBool(args, 3)
+			return func() (any, error) { return rt.OpenFile(id, name, int64(size), hash) }, nil
+		},
+		// write(file, bytes Uint8Array)
+		"write": func(args []safejs.Value) (func() (any, error), error) {
+			fid, err := argInt(args, 0)
+			if err != nil {
+				return nil, err
+			}
+			// The worker awaits each write, so one scratch buffer serves all
+			// of them; a caller that does not wait gets a fresh buffer.
+			if !scratchMu.TryLock() {
+				b, err := argBytes(args, 1, nil)
+				if err != nil {
+					return nil, err
+				}
+				return func() (any, error) { return nil, rt.Write(fid, b) }, nil
+			}
+			b, err := argBytes(args, 1, scratch)
+			if err != nil {
+				scratchMu.Unlock()
+				return nil, err
+			}
+			scratch = b
+			return func() (any, error) {
+				defer scratchMu.Unlock()
+				return nil, rt.Write(fid, b)
+			}, nil
+		},
+		// closeFile(file, wantSHA256 or "") -> hex sha256
+		"closeFile": func(args []safejs.Value) (func() (any, error), error) {
+			fid, err := argInt(args, 0)
+			if err != nil {
+				return nil, err
+			}
+			want := ""
+			if len(args) > 1 && !args[1].IsUndefined() && !args[1].IsNull() {
+				if want, err = argString(args, 1); err != nil {
+					return nil, err
+				}
+			}
+			return func() (any, error) { return rt.CloseFile(fid, want) }, nil
+		},
+		// finish(load) -> JSON {model, info}
+		"finish": func(args []safejs.Value) (func() (any, error), error) {
+			id, err := argInt(args, 0)
+			if err != nil {
+				return nil, err
+			}
+			return func() (any, error) {
+				mid, info, err := rt.Finish(id)
+				if err != nil {
+					return nil, err
+				}
+				return jsonString(map[string]any{"model": mid, "info": infoJSON(info)})
+			}, nil
+		},
+		// abortLoad(load)
+		"abortLoad": func(args []safejs.Value) (func() (any, error), error) {
+			id, err := argInt(args, 0)
+			if err != nil {
+				return nil, err
+			}
+			return func() (any, error) { rt.AbortLoad(id); return nil, nil }, nil
+		},
+		// tokenize(model, text, addSpecial) -> Uint8Array of int32
+		"tokenize": func(args []safejs.Value) (func() (any, error), error) {
+			id, err := argInt(args, 0)
+			if err != nil {
+				return nil, err
+			}
+			text, err := argString(args, 1)
+			if err != nil {
+				return nil, err
+			}
+			add := len(args) < 3 || args[2].IsUndefined() || argBool(args, 2)
+			return func() (any, error) {
+				ids, err := rt.Tokenize(id, text, add)
+				if err != nil {
+					return nil, err
+				}
+				return toJSBytes(idsBytes(ids))
+			}, nil
+		},
+		// detokenize(model, ids Uint8Array, skipSpecial) -> string
+		"detokenize": func(args []safejs.Value) (func() (any, error), error) {
+			id, err := argInt(args, 0)
+			if err != nil {
+				return nil, err
+			}
+			ids, err := argIDs(args, 1)
+			if err != nil {
+				return nil, err
+			}
+			skip := argBool(args, 2)
+			return func() (any, error) { return rt.Detokenize(id, ids, skip) }, nil
+		},
+		// tokenBytes(model, ids) -> JSON [[bytes...], ...]
+		"tokenBytes": func(args []safejs.Value) (func() (any, error), error) {
+			id, err := argInt(args, 0)
+			if err != nil {
+				return nil, err
+			}
+			ids, err := argIDs(args, 1)
+			if err != nil {
+				return nil, err
+			}
+			return func() (any, error) {
+				bs, err := rt.TokenBytes(id, ids)
+				if err != nil {
+					return nil, err
+				}
+				out := make([][]int, len(bs))
+				for i, b := range bs {
+					out[i] = make([]int, len(b))
+					for k, c := range b {
+						out[i][k] = int(c)
+					}
+				}
+				return jsonString(out)
+			}, nil
+		},
+		// logits(model, ids, all) -> Uint8Array of float32 (vocab floats per position)
+		"logits": func(args []safejs.Value) (func() (any, error), error) {
+			id, err := argInt(args, 0)
+			if err != nil {
+				return nil, err
+			}
+			ids, err := argIDs(args, 1)
+			if err != nil {
+				return nil, err
+			}
+			all := argBool(args, 2)
+			return func() (any, error) {
+				rows, err := rt.Logits(context.Background(), id, ids, all)
+				if err != nil {
+					return nil, err
+				}
+				return toJSBytes(floatsBytes(rows))
+			}, nil
+		},
+		// startGenerate(model, promptIDs, optionsJSON) -> generation handle
+		"startGenerate": func(args []safejs.Value) (func() (any, error), error) {
+			id, err := argInt(args, 0)
+			if err != nil {
+				return nil, err
+			}
+			ids, err := argIDs(args, 1)
+			if err != nil {
+				return nil, err
+			}
+			var o jsGenerateOptions
+			if err := argJSON(args, 2, &o); err != nil {
+				return nil, err
+			}
+			req := GenerateRequest{
+				SampleOptions: engine.SampleOptions{TopK: o.TopK, TopP: o.TopP, MinP: o.MinP,
+					RepetitionPenalty: o.RepetitionPenalty, Seed: o.Seed},
+				MaxTokens: o.MaxTokens, StopIDs: o.StopIDs, StopStrings: o.StopStrings,
+				NoEOSStop: o.IgnoreEOS, SkipSpecial: o.SkipSpecial == nil || *o.SkipSpecial,
+			}
+			if o.Temperature != nil {
+				req.Temperature = *o.Temperature
+			}
+			if o.AttentionLayer != nil && *o.AttentionLayer >= 0 {
+				req.Attention, req.AttentionLayer = true, *o.AttentionLayer
+			}
+			return func() (any, error) { return rt.StartGenerate(id, ids, req) }, nil
+		},
+		// next(generation) -> JSON {id, text, done, reason}
+		"next": func(args []safejs.Value) (func() (any, error), error) {
+			gid, err := argInt(args, 0)
+			if err != nil {
+				return nil, err
+			}
+			return func() (any, error) {
+				t, err := rt.Next(gid)
+				if err != nil {
+					return nil, err
+				}
+				out := map[string]any{"id": t.ID, "text": t.Text, "done": t.Done, "reason": t.Reason}
+				if t.Attention != nil {
+					out["attention"] = t.Attention
+				}
+				return jsonString(out)
+			}, nil
+		},
+		// cancel(generation)
+		"cancel": func(args []safejs.Value) (func() (any, error), error) {
+			gid, err := argInt(args, 0)
+			if err != nil {
+				return nil, err
+			}
+			rt.Cancel(gid) // synchronously: before any queued next runs
+			return func() (any, error) { return nil, nil }, nil
+		},
+		// slopes(model) -> Uint8Array of float32
+		"slopes": func(args []safejs.Value) (func() (any, error), error) {
+			id, err := argInt(args, 0)
+			if err != nil {
+				return nil, err
+			}
+			return func() (any, error) {
+				s, err := rt.Slopes(id)
+				if err != nil {
+					return nil, err
+				}
+				return toJSBytes(floatsBytes([][]float32{s}))
+			}, nil
+		},
+		// dispose(model)
+		"dispose": func(args []safejs.Value) (func() (any, error), error) {
+			id, err := argInt(args, 0)
+			if err != nil {
+				return nil, err
+			}
+			return func() (any, error) { return nil, rt.Dispose(id) }, nil
+		},
+		// benchMatVec(rows, cols, ms) -> JSON {rows, cols, iters, nsPerOp, gflops, simd}
+		"benchMatVec": func(args []safejs.Value) (func() (any, error), error) {
+			rows, err := argInt(args, 0)
+			if err != nil {
+				return nil, err
+			}
+			cols, err := argInt(args, 1)
+			if err != nil {
+				return nil, err
+			}
+			ms, err := argInt(args, 2)
+			if err != nil {
+				return nil, err
+			}
+			return func() (any, error) {
+				b, err := BenchMatVec(rows, cols, time.Duration(ms)*time.Millisecond)
+				if err != nil {
+					return nil, err
+				}
+				return jsonString(map[string]any{"rows": b.Rows, "cols": b.Cols, "iters": b.Iters, "nsPerOp": b.NsPerOp, "gflops": b.GFLOPS, "simd": b.SIMD})
+			}, nil
+		},
+		// memory() -> JSON {heapAlloc, heapSys, sys, totalAlloc, simd}
+		"memory": func(args []safejs.Value) (func() (any, error), error) {
+			return func() (any, error) {
+				m := rt.Memory()
+				return jsonString(map[string]any{"heapAlloc": m.HeapAlloc, "heapSys": m.HeapSys, "sys": m.Sys,
+					"totalAlloc": m.TotalAlloc, "simd": m.SIMD})
+			}, nil
+		},
+	}
+}

@@ -1,0 +1,364 @@
+// A load: resolve a source into a plan (small files + the weight files cut
+// into pieces), then stream the pieces through the scheduler into the
+// engine's loader writers, checking each piece's SHA-256 before it reaches
+// the engine and keeping verified pieces in Cache Storage.
+//
+// The engine is an object with the methods of the Go namespace (see
+// wasm/main.go), adapted by the worker: beginLoad, setTokenizer, setIndex,
+// openFile, write, closeFile, finish, abortLoad. Tests pass a fake.
+
+import { AlibiError, abortError, throwIfAborted, toAlibiError } from './errors.js';
+import { httpFetcher, nodeFetcher, filesFetcher, readBody } from './fetchers.js';
+import { parseManifest } from './manifest.js';
+import { headerLength, parseHeader } from './safetensors.js';
+import { sha256Hex, isSha256Hex } from './sha256.js';
+import { runPipeline } from './scheduler.js';
+import { chunkKey, rangeKey, prefixKey, normalizeSourceURL } from './cache.js';
+
+export const DEFAULT_PIECE_SIZE = 8 << 20;
+const now = () => (globalThis.performance ? performance.now() : Date.now());
+
+// fetcherFor turns a message-safe source description into a fetcher:
+// { url } (http/https/file URL of a directory), { path } (Node directory),
+// { files } (File objects).
+export async function fetcherFor(source) {
+  if (source.files) {
+    const names = source.files.map((f, i) => (source.names && source.names[i]) || f.name);
+    return { fx: filesFetcher(source.files, names), key: 'files:' + [...names].sort().join(',') };
+  }
+  if (source.path) return { fx: await nodeFetcher(source.path), key: source.path };
+  const u = new URL(source.url);
+  if (u.protocol === 'file:') {
+    const { fileURLToPath } = await import('node:url');
+    let p = fileURLToPath(u);
+    if (p.endsWith('/manifest.json')) p = p.slice(0, -'manifest.json'.length);
+    return { fx: await nodeFetcher(p), key: u.href };
+  }
+  const key = normalizeSourceURL(u.href);
+  return { fx: httpFetcher(key, source.fetch ? { fetch: source.fetch } : undefined), key };
+}
+
+// getSmall fetches a small file network-first, falling back to the cache
+// when the network fails, and refreshes the cached copy.
+async function getSmall(fx, name, { cache, signal, optional = false, small }) {
+  const url = fx.url(name);
+  try {
+    const bytes = await fx.get(name, signal, { optional });
+    if (bytes && cache && fx.cacheable) {
+      await cache.put(url, bytes).catch(() => {});
+      if (small) small.add(url);
+    }
+    return bytes;
+  } catch (e) {
+    const err = toAlibiError(e, 'download');
+    if (err.type === 'download' && cache && fx.cacheable) {
+      const hit = await cache.get(url);
+      if (hit) {
+        if (small) small.add(url);
+        return hit.bytes;
+      }
+      // Offline and never cached: an optional file counts as absent.
+      if (optional && !(signal && signal.aborted)) return null;
+    }
+    throw err;
+  }
+}
+
+function json(bytes, name) {
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes));
+  } catch (e) {
+    throw new AlibiError('format', `alibi: ${name}: not JSON: ${e.message}`);
+  }
+}
+
+// resolvePlan reads the small files of a source and describes its weight
+// files as pieces. It downloads no weight bytes (an HF checkpoint's
+// safetensors header is read with one Range request).
+export async function resolvePlan(source, { cache = null, signal, pieceSize = DEFAULT_PIECE_SIZE } = {}) {
+  const { fx, key } = await fetcherFor(source);
+  const small = new Set();
+  const opt = { cache, signal, small };
+  const manifestBytes = await getSmall(fx, 'manifest.json', { ...opt, optional: true });
+  if (manifestBytes) return planWeb(fx, key, parseManifest(manifestBytes), opt, small);
+  return planHF(fx, key, opt, small, pieceSize);
+}
+
+async function planWeb(fx, key, man, opt, small) {
+  const config = await getSmall(fx, man.model.config, opt);
+  const tokenizer = await getSmall(fx, man.model.tokenizer, opt);
+  const index = man.model.index ? await getSmall(fx, man.model.index, opt) : null;
+  const files = man.files.map((f) => ({
+    name: f.name,
+    size: f.size,
+    sha256: f.sha256,
+    pieces: f.chunks.map((c) => ({
+      label: c.path,
+      size: c.size,
+      sha256: c.sha256,
+      cacheKey: fx.cacheable ? chunkKey(fx.url(c.path), c.sha256) : null,
+      open: (signal, o) => fx.open(c.path, signal, o),
+    })),
+  }));
+  return { kind: 'web', key, fx, config, tokenizer, index, files, small, totalBytes: man.totalBytes, name: nameOf(key) };
+}
+
+function nameOf(key) {
+  const parts = String(key).replace(/\/+$/, '').split(/[/\\]/);
+  return parts[parts.length - 1] || String(key);
+}
+
+function validatorOf(etag) {
+  const v = String(etag || '').replace(/^W\//, '').replace(/"/g, '');
+  return v;
+}
+
+// readPrefix reads a safetensors file's header with two Range requests
+// (the 8-byte length, then the header), so no weight byte is fetched just to
+// plan the load; it also learns the file's size and validator.
+async function readPrefix(fx, name, { cache, signal, small }) {
+  const url = fx.url(name);
+  try {
+    const r1 = await fx.open(name, signal, { start: 0, end: 8 });
+    const lenBytes = await readBody(r1, 8, signal);
+    const n = headerLength(lenBytes, name);
+    const total = r1.total;
+    const etag = r1.etag || '';
+    if (total !== undefined && total < 8 + n) {
+      throw new AlibiError('format', `alibi: ${name}: truncated: ${total} bytes, the header alone is ${8 + n}`);
+    }
+    const r2 = await fx.open(name, signal, { start: 8, end: 8 + n });
+    const hdr = await readBody(r2, n, signal);
+    const bytes = new Uint8Array(8 + hdr.length);
+    bytes.set(lenBytes.subarray(0, 8));
+    bytes.set(hdr.subarray(0, n), 8);
+    if (cache && fx.cacheable && total !== undefined) {
+      await cache.put(prefixKey(url), bytes, { 'x-alibi-total': String(total), 'x-alibi-etag': etag }).catch(() => {});
+      small.add(prefixKey(url));
+    }
+    return { bytes, total, etag };
+  } catch (e) {
+    const err = toAlibiError(e, 'download');
+    if (err.type === 'download' && cache && fx.cacheable) {
+      const hit = await cache.get(prefixKey(url));
+      if (hit) {
+        small.add(prefixKey(url));
+        return { bytes: hit.bytes, total: Number(hit.headers.get('x-alibi-total')), etag: hit.headers.get('x-alibi-etag') || '' };
+      }
+    }
+    throw err;
+  }
+}
+
+async function planHF(fx, key, opt, small, pieceSize) {
+  const config = await getSmall(fx, 'config.json', opt);
+  const tokenizer = await getSmall(fx, 'tokenizer.json', opt);
+  const index = await getSmall(fx, 'model.safetensors.index.json', { ...opt, optional: true });
+  let names = ['model.safetensors'];
+  if (index) {
+    const idx = json(index, 'model.safetensors.index.json');
+    if (!idx || typeof idx.weight_map !== 'object' || idx.weight_map === null) throw new AlibiError('format', 'alibi: model.safetensors.index.json: no weight_map');
+    names = [...new Set(Object.values(idx.weight_map))].sort();
+  }
+  // The weight files are described only once the engine accepted the
+  // config (runLoad calls resolveFiles after beginLoad): an unsupported or
+  // too large model costs no request to a safetensors file.
+  const resolveFiles = async () => {
+    const files = [];
+    for (const name of names) {
+      const { bytes, total, etag } = await readPrefix(fx, name, opt);
+      if (total === undefined) throw new AlibiError('download', `alibi: ${fx.url(name)}: the server did not say how large the file is`);
+      const hdr = parseHeader(bytes, { name, fileSize: total });
+      const validator = validatorOf(etag);
+      const sha = isSha256Hex(validator) ? validator : undefined;
+      const pieces = [];
+      for (let a = 0; a < total; a += pieceSize) {
+        const b = Math.min(total, a + pieceSize);
+        pieces.push({
+          label: `${name} bytes ${a}-${b - 1}`,
+          size: b - a,
+          sha256: undefined,
+          cacheKey: fx.cacheable && validator ? rangeKey(fx.url(name), validator, a, b) : null,
+          open: (signal, o) => fx.open(name, signal, { ...o, start: a, end: b }),
+        });
+      }
+      files.push({ name, size: total, sha256: sha, pieces, tensors: hdr.tensors.length });
+    }
+    return files;
+  };
+  return { kind: 'hf', key, fx, config, tokenizer, index, files: null, resolveFiles, small, totalBytes: 0, name: nameOf(key) };
+}
+
+// storageFits reports whether the origin's free storage quota can hold
+// bytes more (true when the browser does not say).
+async function storageFits(bytes) {
+  const st = globalThis.navigator && globalThis.navigator.storage;
+  if (!st || !st.estimate) return true;
+  try {
+    const { usage = 0, quota } = await st.estimate();
+    return quota === undefined || quota - usage >= bytes;
+  } catch {
+    return true;
+  }
+}
+
+// BufferPool recycles the chunk buffers: a load holds at most
+// `concurrency` chunks, and reusing their memory keeps the page's peak
+// close to that instead of leaving every chunk to the garbage collector.
+export class BufferPool {
+  constructor(max = 4) {
+    this.max = max;
+    this.free = [];
+    this.allocated = 0;
+  }
+
+  take(n) {
+    const i = this.free.findIndex((b) => b.byteLength >= n);
+    if (i >= 0) return new Uint8Array(this.free.splice(i, 1)[0], 0, n);
+    this.allocated++;
+    return new Uint8Array(n);
+  }
+
+  give(u8) {
+    if (!u8 || u8.byteOffset !== 0 || u8.buffer.byteLength === 0) return;
+    if (this.free.length < this.max && !this.free.includes(u8.buffer)) this.free.push(u8.buffer);
+  }
+}
+
+// runLoad streams a plan into the engine. Options: quant, contextLength,
+// memoryLimit, concurrency (2-4), cache (openModelCache() or null),
+// progress (createProgress()), signal, onEstimate.
+export async function runLoad(plan, engine, {
+  quant = 'none', contextLength = 0, memoryLimit = 0, concurrency = 3, cache = null, progress, signal, onEstimate, onHeld,
+} = {}) {
+  throwIfAborted(signal);
+  const configText = new TextDecoder().decode(plan.config);
+  const begin = await engine.beginLoad(configText, { quant, contextLength, memoryLimit });
+  const load = begin.load;
+  if (onEstimate) onEstimate(begin);
+  const useCache = cache && plan.fx.cacheable;
+  let cacheOK = !!useCache;
+  try {
+    await engine.setTokenizer(load, plan.tokenizer);
+    if (plan.index) await engine.setIndex(load, plan.index);
+    if (!plan.files) {
+      plan.files = await plan.resolveFiles();
+      plan.totalBytes = plan.files.reduce((s, f) => s + f.size, 0);
+    }
+    progress.setTotal(plan.totalBytes);
+    if (cacheOK && !(await storageFits(plan.totalBytes))) {
+      // Not enough quota for the whole model: load it without caching rather
+      // than fill the storage with a model that cannot fit.
+      cacheOK = false;
+      progress.count('cacheErrors', 1);
+    }
+    progress.report('download', plan.files[0] && plan.files[0].name, 0, { force: true });
+    const record = useCache ? {
+      url: plan.key, name: plan.name, architecture: begin.architecture, bytes: plan.totalBytes, complete: false,
+      date: new Date().toISOString(), small: [...plan.small],
+      entries: plan.files.flatMap((f) => f.pieces.filter((p) => p.cacheKey).map((p) => ({ key: p.cacheKey, size: p.size }))),
+    } : null;
+    if (record) await cache.putRecord(plan.key, record).catch(() => {});
+
+    const items = [];
+    plan.files.forEach((f, fi) => f.pieces.forEach((p, pi) => items.push({ file: f, fi, piece: p, first: pi === 0, last: pi === f.pieces.length - 1 })));
+    // Empty files have no pieces: open and close them up front.
+    for (const f of plan.files) {
+      if (f.pieces.length === 0) {
+        const fid = await engine.openFile(load, f.name, f.size, !!f.sha256);
+        await engine.closeFile(fid, f.sha256 || '');
+      }
+    }
+
+    const pool = new BufferPool(concurrency + 1);
+    const fetchPiece = async ({ piece }, _i, sig) => {
+      let counted = 0;
+      const count = (kind) => (n) => {
+        const add = Math.max(0, Math.min(n, piece.size - counted));
+        counted += add;
+        progress.count(kind, add);
+        progress.report(kind === 'cached' ? 'verify' : 'download', piece.label, add);
+      };
+      if (useCache && piece.cacheKey) {
+        const hit = await cache.response(piece.cacheKey).catch(() => null);
+        if (hit) {
+          const buf = pool.take(piece.size);
+          const bytes = await readBody({ body: hit.body }, piece.size, sig, () => {}, buf).catch(() => new Uint8Array(0));
+          const ok = bytes.length === piece.size && (!piece.sha256 || (await sha256Hex(bytes)) === piece.sha256);
+          if (ok) {
+            count('cached')(bytes.length);
+            return bytes;
+          }
+          pool.give(buf);
+          await cache.delete(piece.cacheKey).catch(() => {});
+        }
+      }
+      for (let attempt = 0; ; attempt++) {
+        throwIfAborted(sig);
+        const res = await piece.open(sig, { reload: attempt > 0 });
+        const buf = pool.take(piece.size);
+        const bytes = await readBody(res, piece.size, sig, count('network'), buf);
+        if (bytes.buffer !== buf.buffer) pool.give(buf);
+        if (piece.sha256) {
+          progress.report('verify', piece.label, 0);
+          const got = bytes.length === piece.size ? await sha256Hex(bytes) : `(${bytes.length} bytes instead of ${piece.size})`;
+          if (got !== piece.sha256) {
+            pool.give(bytes);
+            if (attempt === 0) continue;
+            throw new AlibiError('integrity', `alibi: chunk ${piece.label}: sha256 ${got}, want ${piece.sha256} (fetched twice)`);
+          }
+        } else if (bytes.length !== piece.size) {
+          throw new AlibiError(bytes.length < piece.size ? 'format' : 'download',
+            `alibi: ${piece.label}: got ${bytes.length} bytes, want ${piece.size}${bytes.length < piece.size ? ': truncated file?' : ''}`);
+        }
+        if (cacheOK && piece.cacheKey) {
+          try {
+            await cache.put(piece.cacheKey, bytes);
+          } catch (e) {
+            cacheOK = false; // quota exceeded or similar: keep loading without caching
+            progress.count('cacheErrors', 1);
+          }
+        }
+        return bytes;
+      }
+    };
+
+    let fid = 0;
+    const consume = async ({ file, piece, first, last }, bytes) => {
+      try {
+        await consumePiece({ file, piece, first, last }, bytes);
+      } finally {
+        pool.give(bytes); // the engine copied the bytes into its own memory
+      }
+    };
+    const consumePiece = async ({ file, piece, first, last }, bytes) => {
+      if (first) {
+        // The engine hashes the whole file only when no chunk hash covers its bytes.
+        const hash = !!file.sha256 && file.pieces.some((p) => !p.sha256);
+        fid = await engine.openFile(load, file.name, file.size, hash);
+      }
+      const t = now();
+      await engine.write(fid, bytes);
+      progress.count('engineMs', Math.round(now() - t));
+      progress.count('written', bytes.length);
+      progress.report('load', piece.label, 0);
+      if (last) {
+        progress.report('verify', file.name, 0);
+        await engine.closeFile(fid, file.sha256 || '');
+      }
+    };
+
+    await runPipeline(items, { concurrency, fetch: fetchPiece, consume, signal, onHeld });
+    progress.report('load', plan.files.length ? plan.files[plan.files.length - 1].name : null, 0, { force: true });
+    throwIfAborted(signal);
+    const done = await engine.finish(load);
+    if (record) await cache.putRecord(plan.key, { ...record, complete: cacheOK, date: new Date().toISOString() }).catch(() => {});
+    progress.report('ready', null, 0);
+    return { ...done, estimate: begin.estimate, limit: begin.limit, cached: cacheOK };
+  } catch (e) {
+    await Promise.resolve(engine.abortLoad(load)).catch(() => {});
+    progress.close();
+    if (signal && signal.aborted) throw abortError(signal);
+    throw toAlibiError(e);
+  }
+}

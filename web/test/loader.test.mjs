@@ -1,0 +1,472 @@
+// Unit tests of the runtime's loader modules, in Node: node --test web/test/
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+
+import { Sha256, sha256Hex, isSha256Hex } from '../loader/sha256.js';
+import { parseManifest, safeRelativePath } from '../loader/manifest.js';
+import { runPipeline } from '../loader/scheduler.js';
+import { createProgress } from '../loader/progress.js';
+import { headerLength, parseHeader } from '../loader/safetensors.js';
+import { AlibiError, toAlibiError } from '../loader/errors.js';
+import { readBody } from '../loader/fetchers.js';
+import { runLoad } from '../loader/load.js';
+import { chunkKey, normalizeSourceURL } from '../loader/cache.js';
+
+const nodeSha = (b) => crypto.createHash('sha256').update(b).digest('hex');
+
+function rand(n, seed = 1) {
+  const b = new Uint8Array(n);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
+    b[i] = x & 255;
+  }
+  return b;
+}
+
+test('sha256: pure JS matches node:crypto for sizes around block edges, in any split', () => {
+  for (const n of [0, 1, 55, 56, 63, 64, 65, 119, 120, 128, 1000, 4097]) {
+    const b = rand(n, n + 7);
+    assert.equal(new Sha256().update(b).hex(), nodeSha(b), `n=${n}`);
+    const h = new Sha256();
+    for (let i = 0; i < n; i += 13) h.update(b.subarray(i, Math.min(n, i + 13)));
+    assert.equal(h.hex(), nodeSha(b), `split n=${n}`);
+  }
+  assert.equal(new Sha256().update(new TextEncoder().encode('abc')).hex(),
+    'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
+});
+
+test('sha256Hex: WebCrypto and fallback agree', async () => {
+  const b = rand(100000, 3);
+  assert.equal(await sha256Hex(b), nodeSha(b));
+  assert.equal(await sha256Hex(b, { subtle: null }), nodeSha(b));
+  assert.ok(isSha256Hex(nodeSha(b)));
+  assert.ok(!isSha256Hex('ABC'));
+});
+
+const H = 'a'.repeat(64);
+function manifest(over = {}) {
+  return {
+    format: 'alibi-web', version: 1,
+    model: { architecture: 'bloom', config: 'config.json', tokenizer: 'tokenizer.json' },
+    files: [{ name: 'model.safetensors', size: 30, sha256: H, chunks: [
+      { path: 'model.safetensors.000', offset: 0, size: 16, sha256: H },
+      { path: 'model.safetensors.001', offset: 16, size: 14, sha256: H },
+    ] }],
+    ...over,
+  };
+}
+
+test('manifest: a valid manifest parses', () => {
+  const m = parseManifest(JSON.stringify(manifest()));
+  assert.equal(m.totalBytes, 30);
+  assert.equal(m.files[0].chunks.length, 2);
+  assert.equal(m.model.config, 'config.json');
+});
+
+test('manifest: bad manifests are format errors naming the field', () => {
+  const cases = [
+    ['not json', '{', /not JSON/],
+    ['format', manifest({ format: 'x' }), /format/],
+    ['gap', manifest({ files: [{ name: 'm', size: 30, chunks: [{ path: 'a', offset: 0, size: 10, sha256: H }, { path: 'b', offset: 11, size: 19, sha256: H }] }] }), /offset 11, want 10/],
+    ['short', manifest({ files: [{ name: 'm', size: 31, chunks: [{ path: 'a', offset: 0, size: 30, sha256: H }] }] }), /cover 30 bytes, size is 31/],
+    ['escape', manifest({ files: [{ name: 'm', size: 1, chunks: [{ path: '../x', offset: 0, size: 1, sha256: H }] }] }), /path/],
+    ['absolute', manifest({ files: [{ name: 'm', size: 1, chunks: [{ path: 'https://evil/x', offset: 0, size: 1, sha256: H }] }] }), /path/],
+    ['hash', manifest({ files: [{ name: 'm', size: 1, chunks: [{ path: 'x', offset: 0, size: 1, sha256: 'zz' }] }] }), /sha256/],
+    ['dup', manifest({ files: [manifest().files[0], manifest().files[0]] }), /twice/],
+    ['config', manifest({ model: { config: '/etc/passwd', tokenizer: 'tokenizer.json' } }), /model.config/],
+  ];
+  for (const [name, input, re] of cases) {
+    assert.throws(() => parseManifest(typeof input === 'string' ? input : JSON.stringify(input)), (e) => {
+      assert.ok(e instanceof AlibiError, name);
+      assert.equal(e.type, 'format', name);
+      assert.match(e.message, re, name);
+      return true;
+    });
+  }
+  assert.throws(() => parseManifest(JSON.stringify(manifest({ version: 2 }))), (e) => e.type === 'unsupported');
+});
+
+test('manifest: safeRelativePath', () => {
+  for (const p of ['a', 'a/b.000', 'model.safetensors']) assert.ok(safeRelativePath(p), p);
+  for (const p of ['', '/a', '../a', 'a/../b', 'a//b', 'C:x', 'http://x', 'a\\b', './a']) assert.ok(!safeRelativePath(p), p);
+});
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+test('scheduler: consumes in order, never holds more than `concurrency` items', async () => {
+  for (const concurrency of [1, 2, 3, 4]) {
+    const items = Array.from({ length: 20 }, (_, i) => i);
+    let held = 0;
+    let maxHeld = 0;
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const order = [];
+    await runPipeline(items, {
+      concurrency,
+      onHeld: (h) => { held = h; maxHeld = Math.max(maxHeld, h); },
+      fetch: async (i) => {
+        inFlight++;
+        maxInFlight = Math.max(maxInFlight, inFlight);
+        await sleep((i * 7) % 5); // finish out of order
+        inFlight--;
+        return i * 10;
+      },
+      consume: async (i, v) => {
+        assert.equal(v, i * 10);
+        order.push(i);
+        await sleep(i % 3 === 0 ? 4 : 0); // a slow consumer: back-pressure
+      },
+    });
+    assert.deepEqual(order, items);
+    assert.ok(maxHeld <= concurrency, `held ${maxHeld} > ${concurrency}`);
+    assert.ok(maxInFlight <= concurrency);
+    assert.equal(maxHeld, Math.min(concurrency, items.length), 'uses the window');
+    assert.equal(held, 0);
+  }
+});
+
+test('scheduler: a fetch error stops the pipeline and aborts the others', async () => {
+  const seen = [];
+  await assert.rejects(runPipeline([0, 1, 2, 3, 4, 5], {
+    concurrency: 3,
+    fetch: async (i, _k, signal) => {
+      if (i === 1) throw new AlibiError('integrity', 'bad 1');
+      await sleep(20);
+      seen.push([i, signal.aborted]);
+      return i;
+    },
+    consume: async () => {},
+  }), (e) => e.type === 'integrity');
+  await sleep(30);
+  for (const [, aborted] of seen) assert.ok(aborted);
+});
+
+test('scheduler: an abort signal rejects with aborted', async () => {
+  const ctl = new AbortController();
+  const p = runPipeline([0, 1, 2, 3], {
+    concurrency: 2, signal: ctl.signal,
+    fetch: async (i, _k, signal) => { await sleep(10); if (signal.aborted) throw new Error('x'); return i; },
+    consume: async (i) => { if (i === 1) ctl.abort(); },
+  });
+  await assert.rejects(p, (e) => e.type === 'aborted');
+});
+
+test('progress: throttled, monotone, trailing event, ready at total', async () => {
+  let t = 0;
+  const timers = [];
+  const events = [];
+  const p = createProgress((e) => events.push(e), {
+    interval: 100, now: () => t,
+    schedule: (fn, ms) => { timers.push({ fn, at: t + ms }); return timers.length; },
+    cancel: () => {},
+  });
+  p.setTotal(1000);
+  for (let i = 0; i < 50; i++) { t += 10; p.report('download', 'a', 10); }
+  // 500 ms of reports every 10 ms: about one event per 100 ms.
+  assert.ok(events.length >= 4 && events.length <= 6, `events ${events.length}`);
+  t += 200;
+  for (const tm of timers.splice(0)) tm.fn();
+  assert.equal(events[events.length - 1].loaded, 500, 'trailing event carries the last state');
+  p.report('load', 'a', 0);
+  p.report('ready', null, 0);
+  const last = events[events.length - 1];
+  assert.equal(last.status, 'ready');
+  assert.equal(last.loaded, 1000);
+  assert.equal(last.total, 1000);
+  for (let i = 1; i < events.length; i++) assert.ok(events[i].loaded >= events[i - 1].loaded, 'monotone');
+  p.report('download', 'x', 5);
+  assert.equal(events[events.length - 1].status, 'ready', 'nothing after ready');
+});
+
+test('progress: loaded never exceeds total, a throwing listener is ignored', () => {
+  const p = createProgress(() => { throw new Error('listener'); }, { interval: 0 });
+  p.setTotal(10);
+  p.report('download', 'a', 25);
+  assert.equal(p.loaded, 10);
+});
+
+function stFile(tensors) {
+  let off = 0;
+  const hdr = {};
+  const datas = [];
+  for (const [name, n] of tensors) {
+    hdr[name] = { dtype: 'F32', shape: [n / 4], data_offsets: [off, off + n] };
+    datas.push(rand(n, n));
+    off += n;
+  }
+  let json = new TextEncoder().encode(JSON.stringify(hdr));
+  const pad = (8 - (json.length % 8)) % 8;
+  json = new TextEncoder().encode(JSON.stringify(hdr) + ' '.repeat(pad));
+  const out = new Uint8Array(8 + json.length + off);
+  new DataView(out.buffer).setUint32(0, json.length, true);
+  out.set(json, 8);
+  let p = 8 + json.length;
+  for (const d of datas) { out.set(d, p); p += d.length; }
+  return out;
+}
+
+test('safetensors: header parse, truncation and garbage are format errors', () => {
+  const f = stFile([['a', 16], ['b', 8]]);
+  const h = parseHeader(f, { fileSize: f.length });
+  assert.equal(h.size, f.length);
+  assert.equal(h.tensors.length, 2);
+  assert.throws(() => parseHeader(f, { fileSize: f.length - 1 }), (e) => e.type === 'format' && /truncated/.test(e.message));
+  assert.throws(() => headerLength(new Uint8Array(4)), (e) => e.type === 'format');
+  const bad = new Uint8Array(16);
+  new DataView(bad.buffer).setUint32(0, 8, true);
+  bad.set(new TextEncoder().encode('not json'), 8);
+  assert.throws(() => parseHeader(bad), (e) => e.type === 'format');
+  const huge = new Uint8Array(8);
+  new DataView(huge.buffer).setUint32(4, 1, true);
+  assert.throws(() => headerLength(huge), (e) => e.type === 'format');
+});
+
+test('errors: classification', () => {
+  assert.equal(toAlibiError(Object.assign(new Error('x'), { name: 'AbortError' })).type, 'aborted');
+  assert.equal(toAlibiError(new TypeError('fetch failed')).type, 'download');
+  assert.equal(toAlibiError({ type: 'memory', message: 'm' }).type, 'memory');
+  assert.equal(new AlibiError('nonsense', 'x').type, 'format');
+});
+
+test('readBody: streams with progress, flags short and long bodies', async () => {
+  const data = rand(1000, 9);
+  const body = (parts) => new ReadableStream({ start(c) { for (const p of parts) c.enqueue(p); c.close(); } });
+  let seen = 0;
+  const got = await readBody({ body: body([data.subarray(0, 300), data.subarray(300)]) }, 1000, undefined, (n) => { seen += n; });
+  assert.deepEqual(got, data);
+  assert.equal(seen, 1000);
+  assert.equal((await readBody({ body: body([data.subarray(0, 10)]) }, 1000)).length, 10);
+  assert.equal((await readBody({ body: body([data]) }, 999)).length, 1000, 'one extra byte shows the mismatch');
+});
+
+test('readBody: byte streams are read into the given buffer (BYOB)', async () => {
+  const data = rand(5000, 11);
+  const byteBody = (parts) => {
+    let i = 0;
+    return new ReadableStream({
+      type: 'bytes',
+      pull(c) {
+        if (i >= parts.length) { c.close(); if (c.byobRequest) c.byobRequest.respond(0); return; }
+        const p = parts[i++];
+        const req = c.byobRequest;
+        if (req) {
+          const n = Math.min(p.length, req.view.byteLength);
+          new Uint8Array(req.view.buffer, req.view.byteOffset, n).set(p.subarray(0, n));
+          req.respond(n);
+          if (n < p.length) parts.splice(i, 0, p.subarray(n));
+        } else {
+          c.enqueue(p.slice());
+        }
+      },
+    });
+  };
+  const into = new Uint8Array(new ArrayBuffer(8000), 0, 5000);
+  let seen = 0;
+  const got = await readBody({ body: byteBody([data.subarray(0, 1000), data.subarray(1000, 4000), data.subarray(4000)]) }, 5000, undefined, (n) => { seen += n; }, into);
+  assert.deepEqual(got, data);
+  assert.equal(seen, 5000);
+  assert.equal(got.byteOffset, 0);
+  assert.equal(into.buffer.byteLength, 0, 'the buffer was transferred to the stream and back');
+  assert.equal((await readBody({ body: byteBody([data.subarray(0, 10)]) }, 5000)).length, 10, 'short');
+  assert.equal((await readBody({ body: byteBody([data]) }, 4999)).length, 5000, 'long');
+});
+
+test('cache keys: distinct per hash, stable source URLs', () => {
+  assert.notEqual(chunkKey('http://h/m/a.000', H), chunkKey('http://h/m/a.000', 'b'.repeat(64)));
+  assert.equal(normalizeSourceURL('http://h/m/manifest.json'), 'http://h/m/');
+  assert.equal(normalizeSourceURL('http://h/m'), 'http://h/m/');
+});
+
+// A fake engine that records the bytes written per file.
+function fakeEngine() {
+  const files = new Map();
+  let fid = 0;
+  const e = {
+    calls: [],
+    files,
+    async beginLoad(config, opts) { e.calls.push(['beginLoad', opts]); return { load: 1, estimate: 123, limit: 456, architecture: 'bloom' }; },
+    async setTokenizer() { e.calls.push(['setTokenizer']); },
+    async setIndex() { e.calls.push(['setIndex']); },
+    async openFile(load, name, size) { files.set(++fid, { name, size, parts: [] }); e.calls.push(['openFile', name, size]); return fid; },
+    async write(f, bytes) { files.get(f).parts.push(bytes.slice()); },
+    async closeFile(f, sha) {
+      const x = files.get(f);
+      const all = Buffer.concat(x.parts);
+      if (sha && nodeSha(all) !== sha) throw new AlibiError('integrity', 'file hash');
+      e.calls.push(['closeFile', x.name]);
+      return nodeSha(all);
+    },
+    async finish() { e.calls.push(['finish']); return { model: 7, info: { vocab: 3 } }; },
+    async abortLoad() { e.calls.push(['abortLoad']); },
+  };
+  return e;
+}
+
+function fakePlan(file, chunkSize, { tamper = new Map() } = {}) {
+  const pieces = [];
+  const opens = [];
+  for (let off = 0, k = 0; off < file.length; off += chunkSize, k++) {
+    const bytes = file.subarray(off, Math.min(file.length, off + chunkSize));
+    const label = `model.safetensors.${String(k).padStart(3, '0')}`;
+    pieces.push({
+      label, size: bytes.length, sha256: nodeSha(bytes), cacheKey: null,
+      open: async () => {
+        opens.push(label);
+        const n = tamper.get(label) || 0;
+        if (n > 0) {
+          tamper.set(label, n - 1);
+          const bad = bytes.slice();
+          bad[0] ^= 1;
+          return { bytes: bad };
+        }
+        return { bytes };
+      },
+    });
+  }
+  return {
+    plan: {
+      kind: 'web', key: 'k', fx: { cacheable: false }, config: new TextEncoder().encode('{}'), tokenizer: new Uint8Array(2), index: null,
+      files: [{ name: 'model.safetensors', size: file.length, sha256: nodeSha(file), pieces }], small: new Set(), totalBytes: file.length, name: 'k',
+    },
+    opens,
+  };
+}
+
+test('runLoad: bytes reach the engine in order; progress reaches total', async () => {
+  const file = stFile([['a', 4000], ['b', 1000]]);
+  const { plan } = fakePlan(file, 512);
+  const eng = fakeEngine();
+  const events = [];
+  const res = await runLoad(plan, eng, { progress: createProgress((e) => events.push(e), { interval: 0 }), concurrency: 3 });
+  assert.equal(res.model, 7);
+  const written = Buffer.concat(eng.files.get(1).parts);
+  assert.deepEqual(new Uint8Array(written), file);
+  assert.equal(eng.files.get(1).size, file.length);
+  const last = events[events.length - 1];
+  assert.deepEqual([last.status, last.loaded, last.total], ['ready', file.length, file.length]);
+  for (let i = 1; i < events.length; i++) assert.ok(events[i].loaded >= events[i - 1].loaded);
+  assert.deepEqual(eng.calls.map((c) => c[0]).slice(-2), ['closeFile', 'finish']);
+});
+
+test('runLoad: a bad chunk is refetched once', async () => {
+  const file = stFile([['a', 4000]]);
+  const { plan, opens } = fakePlan(file, 1024, { tamper: new Map([['model.safetensors.002', 1]]) });
+  const eng = fakeEngine();
+  await runLoad(plan, eng, { progress: createProgress(null) });
+  assert.equal(opens.filter((o) => o === 'model.safetensors.002').length, 2);
+  assert.deepEqual(new Uint8Array(Buffer.concat(eng.files.get(1).parts)), file);
+});
+
+test('runLoad: a chunk bad twice fails with integrity naming it, and the load is aborted', async () => {
+  const file = stFile([['a', 4000]]);
+  const { plan } = fakePlan(file, 1024, { tamper: new Map([['model.safetensors.001', 2]]) });
+  const eng = fakeEngine();
+  await assert.rejects(runLoad(plan, eng, { progress: createProgress(null) }), (e) => {
+    assert.equal(e.type, 'integrity');
+    assert.match(e.message, /model\.safetensors\.001/);
+    return true;
+  });
+  assert.ok(eng.calls.some((c) => c[0] === 'abortLoad'));
+  assert.ok(!eng.calls.some((c) => c[0] === 'finish'));
+});
+
+test('runLoad: an abort signal stops the load with aborted', async () => {
+  const file = stFile([['a', 8000]]);
+  const { plan } = fakePlan(file, 512);
+  const eng = fakeEngine();
+  const ctl = new AbortController();
+  const write = eng.write;
+  let n = 0;
+  eng.write = async (f, b) => { if (++n === 3) ctl.abort(); return write(f, b); };
+  await assert.rejects(runLoad(plan, eng, { progress: createProgress(null), signal: ctl.signal }), (e) => e.type === 'aborted');
+  assert.ok(eng.calls.some((c) => c[0] === 'abortLoad'));
+});
+
+test('runLoad: memory estimate refusal happens before any weight byte is fetched', async () => {
+  const file = stFile([['a', 4000]]);
+  const { plan, opens } = fakePlan(file, 1024);
+  const eng = fakeEngine();
+  eng.beginLoad = async () => { throw new AlibiError('memory', 'too big'); };
+  await assert.rejects(runLoad(plan, eng, { progress: createProgress(null) }), (e) => e.type === 'memory');
+  assert.equal(opens.length, 0);
+});
+
+test('BufferPool: reuses buffers that fit, keeps at most max', async () => {
+  const { BufferPool } = await import('../loader/load.js');
+  const p = new BufferPool(2);
+  const a = p.take(100);
+  const b = p.take(50);
+  assert.equal(p.allocated, 2);
+  p.give(a);
+  p.give(b);
+  p.give(new Uint8Array(10));
+  assert.equal(p.free.length, 2);
+  const c = p.take(80);
+  assert.equal(c.buffer, a.buffer, 'the 100-byte buffer serves an 80-byte chunk');
+  assert.equal(c.length, 80);
+  const d = p.take(200);
+  assert.equal(p.allocated, 3);
+  assert.equal(d.length, 200);
+});
+
+// fakeHTTP serves files from a map with Range support and an ETag per file.
+function fakeHTTP(files, etags = {}) {
+  const log = [];
+  const fetch = async (url, init = {}) => {
+    const name = new URL(url).pathname.split('/').pop();
+    const body = files[name];
+    const range = init.headers && init.headers.Range;
+    log.push({ name, range });
+    if (!body) return new Response('not found', { status: 404 });
+    const headers = { etag: etags[name] || `"w-${body.length}"` };
+    if (range) {
+      const m = /bytes=(\d+)-(\d+)/.exec(range);
+      const a = Number(m[1]);
+      const b = Math.min(Number(m[2]), body.length - 1);
+      if (a >= body.length) return new Response('', { status: 416, headers: { 'content-range': `bytes */${body.length}` } });
+      return new Response(body.slice(a, b + 1), { status: 206, headers: { ...headers, 'content-range': `bytes ${a}-${b}/${body.length}` } });
+    }
+    return new Response(body, { status: 200, headers: { ...headers, 'content-length': String(body.length) } });
+  };
+  return { fetch, log };
+}
+
+test('HF source over http: header by Range, pieces in order, whole-file SHA-256 from the ETag', async () => {
+  const { resolvePlan } = await import('../loader/load.js');
+  const st = stFile([['a', 3000], ['b', 1000]]);
+  const files = { 'config.json': new TextEncoder().encode('{"model_type":"bloom"}'), 'tokenizer.json': new TextEncoder().encode('{}'), 'model.safetensors': st };
+  const sha = nodeSha(st);
+  for (const [etag, ok] of [[`"${sha}"`, true], [`"${'0'.repeat(64)}"`, false], ['"not-a-hash"', true]]) {
+    const { fetch, log } = fakeHTTP(files, { 'model.safetensors': etag });
+    const plan = await resolvePlan({ url: 'http://h/m/', fetch }, { pieceSize: 1000 });
+    assert.equal(plan.kind, 'hf');
+    const eng = fakeEngine();
+    const opened = [];
+    const open = eng.openFile;
+    eng.openFile = async (l, n, size, hash) => { opened.push({ n, size, hash }); return open(l, n, size); };
+    const p = runLoad(plan, eng, { progress: createProgress(null) });
+    if (!ok) {
+      await assert.rejects(p, (e) => e.type === 'integrity');
+      continue;
+    }
+    await p;
+    assert.deepEqual(new Uint8Array(Buffer.concat(eng.files.get(1).parts)), st);
+    assert.deepEqual(opened, [{ n: 'model.safetensors', size: st.length, hash: etag.includes(sha) }]);
+    const heads = log.filter((q) => q.name === 'model.safetensors' && q.range && (q.range === 'bytes=0-7' || q.range.startsWith('bytes=8-')));
+    assert.equal(heads.length, 2, 'two header requests');
+    assert.ok(log.filter((q) => q.name === 'model.safetensors').every((q) => q.range), 'only Range requests');
+  }
+});
+
+test('HF source: a truncated file is a format error before any weight byte is read', async () => {
+  const { resolvePlan } = await import('../loader/load.js');
+  const st = stFile([['a', 3000]]);
+  const files = { 'config.json': new TextEncoder().encode('{}'), 'tokenizer.json': new TextEncoder().encode('{}'), 'model.safetensors': st.subarray(0, 2000) };
+  const { fetch } = fakeHTTP(files);
+  const plan = await resolvePlan({ url: 'http://h/m/', fetch }, { pieceSize: 1000 });
+  const eng = fakeEngine();
+  await assert.rejects(runLoad(plan, eng, { progress: createProgress(null) }), (e) => e.type === 'format' && /truncated/.test(e.message));
+  assert.ok(!eng.calls.some((c) => c[0] === 'openFile'));
+});

@@ -1,0 +1,338 @@
+// The alibi runtime worker: a dedicated Web Worker (or a Node worker_threads
+// worker) that hosts the Go engine (wasm_exec.js + alibi.wasm + the SIMD
+// kernels) and does all the heavy work: downloads, SHA-256 checks, the
+// cache, loading, tokenizing and generating. alibi.js on the main thread
+// only routes messages here.
+//
+// Messages in:  { id, op, ...args }   and   { op: 'abort', target }
+// Messages out: { id, event, data }   (progress, token)
+//               { id, ok: true, result } | { id, ok: false, error: { type, message } }
+
+import { AlibiError, serializeError, toAlibiError } from './loader/errors.js';
+import { createProgress } from './loader/progress.js';
+import { resolvePlan, runLoad } from './loader/load.js';
+import { openModelCache } from './loader/cache.js';
+
+// PROTOCOL must equal ProtocolVersion in wasm/api.go.
+export const PROTOCOL = 1;
+
+const isNode = typeof globalThis.process === 'object' && !!(globalThis.process.versions && globalThis.process.versions.node) &&
+  typeof globalThis.WorkerGlobalScope === 'undefined';
+
+let port;
+if (isNode) {
+  const { parentPort } = await import('node:worker_threads');
+  port = {
+    post: (m, transfer) => parentPort.postMessage(m, transfer),
+    listen: (fn) => parentPort.on('message', (data) => fn(data)),
+  };
+} else {
+  port = {
+    post: (m, transfer) => self.postMessage(m, transfer || []),
+    listen: (fn) => self.addEventListener('message', (e) => fn(e.data)),
+  };
+}
+
+// yieldMacrotask lets queued messages (an abort) run between tokens without
+// the 4 ms clamp of nested setTimeout.
+const yieldMacrotask = isNode
+  ? () => new Promise((r) => setImmediate(r))
+  : (() => {
+    const ch = new MessageChannel();
+    const q = [];
+    ch.port1.onmessage = () => q.shift()();
+    return () => new Promise((r) => { q.push(r); ch.port2.postMessage(0); });
+  })();
+
+async function readAsset(url) {
+  if (url.protocol === 'file:') {
+    const fs = await import('node:fs/promises');
+    return fs.readFile(url);
+  }
+  const res = await fetch(url);
+  if (!res.ok) throw new AlibiError('download', `alibi: ${url.href}: HTTP ${res.status}`);
+  return res;
+}
+
+async function compileGo(url) {
+  const src = await readAsset(url);
+  if (typeof Response !== 'undefined' && src instanceof Response) {
+    if (WebAssembly.compileStreaming && (src.headers.get('content-type') || '').startsWith('application/wasm')) {
+      return WebAssembly.compileStreaming(src);
+    }
+    return WebAssembly.compile(await src.arrayBuffer());
+  }
+  return WebAssembly.compile(src);
+}
+
+// simdHost returns the `alibi_simd` imports: engine/kernels/simd/host.mjs
+// (copied next to this file by cmd/build-wasm) with kernels.wasm, or, when
+// either is missing, stubs whose available() returns 0 so Go uses its
+// pure-Go loops.
+async function simdHost(goModule, { kernels = true } = {}) {
+  let host = null;
+  try {
+    host = await import('./simd-host.mjs');
+  } catch {
+    host = null;
+  }
+  if (host) {
+    const simd = host.simdImports();
+    let mod = null;
+    if (kernels) {
+      try {
+        mod = await host.compileKernels(readAsset(new URL('./kernels.wasm', import.meta.url)));
+      } catch {
+        mod = null;
+      }
+    }
+    return { importObject: simd.importObject, bind: (inst) => simd.bind(inst, mod) };
+  }
+  const stub = {};
+  for (const imp of WebAssembly.Module.imports(goModule)) {
+    if (imp.module !== 'alibi_simd' || imp.kind !== 'function') continue;
+    stub[imp.name] = imp.name === 'available' || imp.name === 'version'
+      ? () => 0
+      : () => { throw new Error(`alibi_simd.${imp.name} called without a kernel module`); };
+  }
+  return { importObject: { alibi_simd: stub }, bind: () => false };
+}
+
+let booted = null;
+
+async function boot(opts) {
+  await import('./wasm_exec.js');
+  const go = new globalThis.Go();
+  const goModule = await compileGo(new URL('./alibi.wasm', import.meta.url));
+  const simd = await simdHost(goModule, opts);
+  const instance = await WebAssembly.instantiate(goModule, { ...go.importObject, ...simd.importObject });
+  const simdBound = simd.bind(instance);
+  let exitCode = null;
+  go.exit = (code) => { exitCode = code; };
+  // go.run runs main() until it blocks: the namespace is set when it returns.
+  // The promise settles only if the Go program dies (a fatal runtime error,
+  // typically out of memory): every call in flight would hang, so fail them.
+  go.run(instance).then(() => engineDied(exitCode), (e) => engineDied(exitCode, e));
+  const ns = globalThis.__alibi;
+  if (!ns) throw new AlibiError('unsupported', 'alibi: alibi.wasm did not register its functions');
+  if (ns.protocol !== PROTOCOL) {
+    throw new AlibiError('unsupported', `alibi: alibi.wasm speaks protocol ${ns.protocol}, worker.js ${PROTOCOL}: files from different builds are mixed`);
+  }
+  return { ns, instance, simd: !!simdBound };
+}
+
+function ensureBooted(opts) {
+  if (!booted) booted = boot(opts);
+  return booted;
+}
+
+const u8 = (ta) => new Uint8Array(ta.buffer, ta.byteOffset, ta.byteLength);
+const idsArg = (ids) => u8(Int32Array.from(ids));
+
+// engineAdapter wraps the Go namespace in the interface loader/load.js uses.
+function engineAdapter(ns) {
+  return {
+    async beginLoad(config, opts) { return JSON.parse(await ns.beginLoad(config, JSON.stringify(opts))); },
+    setTokenizer: (load, bytes) => ns.setTokenizer(load, bytes),
+    setIndex: (load, bytes) => ns.setIndex(load, bytes),
+    openFile: (load, name, size, hash) => ns.openFile(load, name, size ?? -1, !!hash),
+    write: (fid, bytes) => ns.write(fid, bytes),
+    closeFile: (fid, sha) => ns.closeFile(fid, sha || ''),
+    async finish(load) { return JSON.parse(await ns.finish(load)); },
+    abortLoad: (load) => ns.abortLoad(load),
+  };
+}
+
+const controllers = new Map(); // call id -> AbortController
+// Token flow control: a generation runs at most TOKEN_WINDOW tokens ahead of
+// what the page consumed, so a busy page never has a backlog to drop and an
+// abort leaves little computed for nothing.
+const TOKEN_WINDOW = 4;
+const credits = new Map(); // call id -> { acked, wake }
+let dead = null;
+
+function engineDied(code, e) {
+  dead = new AlibiError('memory', `alibi: the engine stopped (exit code ${code}${e ? `: ${e.message}` : ''}); most likely it ran out of memory`);
+  for (const id of controllers.keys()) port.post({ id, ok: false, error: serializeError(dead) });
+  controllers.clear();
+}
+let modelID = 0;
+let modelInfo = null;
+
+function wasmBytes(rt) {
+  return rt.instance.exports.mem.buffer.byteLength;
+}
+
+const ops = {
+  async load(msg, signal, emit) {
+    const o = msg.options || {};
+    const rt = await ensureBooted({ kernels: o.simd !== false });
+    if (modelID) throw new AlibiError('format', 'alibi: this worker already holds a model');
+    const cache = o.cache === false ? null : await openModelCache();
+    const progress = createProgress((ev) => emit('progress', ev), { interval: o.progressInterval ?? 100 });
+    const plan = await resolvePlan(msg.source, { cache, signal, pieceSize: o.chunkSize });
+    const res = await runLoad(plan, engineAdapter(rt.ns), {
+      quant: o.quant || 'none', contextLength: o.contextLength || 0, memoryLimit: o.memoryLimit || 0,
+      concurrency: Math.min(4, Math.max(2, o.concurrency || 3)), cache, progress, signal,
+      onEstimate: (est) => emit('estimate', est),
+    });
+    modelID = res.model;
+    modelInfo = {
+      ...res.info, source: plan.key, sourceKind: plan.kind, fileBytes: plan.totalBytes, estimatedBytes: res.estimate,
+      simd: rt.simd, threads: 1, crossOriginIsolated: !!globalThis.crossOriginIsolated, cached: res.cached,
+      runtime: isNode ? 'node' : 'browser',
+    };
+    return modelInfo;
+  },
+  async tokenize(msg) {
+    const { ns } = await booted;
+    const b = await ns.tokenize(modelID, msg.text, msg.addSpecial !== false);
+    return new Int32Array(b.buffer, b.byteOffset, b.byteLength / 4);
+  },
+  async detokenize(msg) {
+    const { ns } = await booted;
+    return ns.detokenize(modelID, idsArg(msg.ids), !!msg.skipSpecial);
+  },
+  async tokenBytes(msg) {
+    const { ns } = await booted;
+    return JSON.parse(await ns.tokenBytes(modelID, idsArg(msg.ids))).map((a) => Uint8Array.from(a));
+  },
+  async logits(msg) {
+    const { ns } = await booted;
+    const b = await ns.logits(modelID, idsArg(msg.ids), !!msg.all);
+    return new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4);
+  },
+  async slopes() {
+    const { ns } = await booted;
+    const b = await ns.slopes(modelID);
+    return new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4);
+  },
+  async generate(msg, signal, emit) {
+    const { ns } = await booted;
+    const o = msg.options || {};
+    const t0 = performance.now();
+    let prompt = msg.ids;
+    if (typeof msg.prompt === 'string') {
+      const b = await ns.tokenize(modelID, msg.prompt, true);
+      prompt = Array.from(new Int32Array(b.buffer, b.byteOffset, b.byteLength / 4));
+    }
+    const gid = await ns.startGenerate(modelID, idsArg(prompt || []), JSON.stringify(o));
+    const flow = { acked: 0, wake: null };
+    credits.set(msg.id, flow);
+    const onAbort = () => { ns.cancel(gid); if (flow.wake) flow.wake(); };
+    signal.addEventListener('abort', onAbort, { once: true });
+    const stats = { promptTokens: prompt ? prompt.length : 0, tokens: 0, prefillMs: 0, decodeMs: 0, reason: '' };
+    try {
+      for (;;) {
+        const t = performance.now();
+        const tok = JSON.parse(await ns.next(gid));
+        const dt = performance.now() - t;
+        if (tok.done) {
+          stats.reason = tok.reason;
+          stats.tail = tok.text || '';
+          if (stats.tokens === 0) stats.prefillMs += dt;
+          break;
+        }
+        if (stats.tokens === 0) stats.prefillMs = dt;
+        else stats.decodeMs += dt;
+        stats.tokens++;
+        if (tok.attention) emit('token', { id: tok.id, text: tok.text, attention: tok.attention.map((r) => Float32Array.from(r)) });
+        else emit('token', { id: tok.id, text: tok.text });
+        await yieldMacrotask(); // an abort message runs here
+        while (!signal.aborted && stats.tokens - flow.acked >= TOKEN_WINDOW) {
+          await new Promise((r) => { flow.wake = r; });
+        }
+        if (signal.aborted) {
+          ns.cancel(gid);
+          await ns.next(gid).catch(() => {});
+          throw new AlibiError('aborted', 'alibi: generation aborted');
+        }
+      }
+    } catch (e) {
+      if (signal.aborted) throw new AlibiError('aborted', 'alibi: generation aborted');
+      throw e;
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      credits.delete(msg.id);
+    }
+    stats.totalMs = performance.now() - t0;
+    return stats;
+  },
+  async memory() {
+    const rt = await booted;
+    const m = JSON.parse(await rt.ns.memory());
+    return { ...m, wasmBytes: wasmBytes(rt), jsHeap: (globalThis.performance && performance.memory && performance.memory.usedJSHeapSize) || null };
+  },
+  async info() {
+    return modelInfo;
+  },
+  async dispose() {
+    if (!modelID) return null;
+    const { ns } = await booted;
+    await ns.dispose(modelID);
+    modelID = 0;
+    return null;
+  },
+  // benchMatVec times the engine's matvec kernel in this worker (SIMD128 or
+  // pure Go, as booted); used by e2e/bench-runtime.mjs, not part of the API.
+  async benchMatVec(msg) {
+    const rt = await ensureBooted({ kernels: msg.simd !== false });
+    return { ...JSON.parse(await rt.ns.benchMatVec(msg.rows, msg.cols, msg.ms)), simdBound: rt.simd };
+  },
+  async ping() {
+    return { protocol: PROTOCOL };
+  },
+};
+
+function transferables(v) {
+  if (ArrayBuffer.isView(v)) return [v.buffer];
+  if (Array.isArray(v) && v.every((x) => ArrayBuffer.isView(x))) return v.map((x) => x.buffer);
+  return [];
+}
+
+port.listen(async (msg) => {
+  if (!msg || typeof msg !== 'object') return;
+  if (msg.op === 'abort') {
+    const c = controllers.get(msg.target);
+    if (c) c.abort(new AlibiError('aborted', 'alibi: aborted'));
+    return;
+  }
+  if (msg.op === 'ack') {
+    const f = credits.get(msg.target);
+    if (f) {
+      f.acked = Math.max(f.acked, msg.consumed);
+      const w = f.wake;
+      f.wake = null;
+      if (w) w();
+    }
+    return;
+  }
+  const fn = ops[msg.op];
+  if (!fn) {
+    port.post({ id: msg.id, ok: false, error: { type: 'unsupported', message: `alibi: unknown operation ${msg.op}` } });
+    return;
+  }
+  if (dead) {
+    port.post({ id: msg.id, ok: false, error: serializeError(dead) });
+    return;
+  }
+  const ctl = new AbortController();
+  controllers.set(msg.id, ctl);
+  const emit = (event, data) => port.post({ id: msg.id, event, data });
+  try {
+    if (!modelID && !['load', 'ping', 'info', 'dispose', 'benchMatVec'].includes(msg.op)) {
+      throw new AlibiError('format', 'alibi: no model loaded (disposed?)');
+    }
+    const result = await fn(msg, ctl.signal, emit);
+    if (!controllers.has(msg.id)) return; // answered by engineDied
+    const tr = transferables(result);
+    port.post({ id: msg.id, ok: true, result }, tr);
+  } catch (e) {
+    if (!controllers.has(msg.id)) return;
+    port.post({ id: msg.id, ok: false, error: serializeError(ctl.signal.aborted ? new AlibiError('aborted', e.message || 'aborted') : e) });
+  } finally {
+    controllers.delete(msg.id);
+  }
+});
+
+port.post({ event: 'hello', data: { protocol: PROTOCOL } });
