@@ -15,7 +15,7 @@ WASM_PKGS  := ./engine/... ./tokenizer/... ./wasm/...
 FUZZTIME   ?= 10s
 
 .PHONY: all demo test test-go test-wasm test-js test-e2e test-edge lint site cli deps build-deps test-deps \
-        npm-deps bench bench-go bench-wasm bench-browser fuzz dist clean model goldens \
+        npm-deps npm bench bench-go bench-wasm bench-browser fuzz dist clean model goldens \
         edge edge-dev edge-deploy
 
 all: cli site
@@ -93,6 +93,10 @@ cli:
 
 site: build-deps
 	$(GO) run ./cmd/build-wasm -o $(SITE)
+
+# The npm package alibi-wasm (folder and tarball): see docs/npm.md.
+npm: site
+	tools/package/build.sh $(BUILD)/npm
 
 dist: build-deps
 	rm -rf dist

@@ -95,13 +95,15 @@ export interface ModelInfo {
   /** Whether every chunk is in Cache Storage. */
   cached: boolean;
   runtime: 'browser' | 'node';
+  /** Sampling defaults from the model's generation_config.json, used for options generate() is not given. */
+  generationDefaults: { temperature?: number; topK?: number; topP?: number; repetitionPenalty?: number };
   estimate: { load: number; estimate: number; limit: number; architecture: string } | null;
 }
 
 export interface GenerateOptions {
   /** Tokens to generate (default 128). */
   maxTokens?: number;
-  /** 0 (default) is greedy. */
+  /** 0 is greedy. Default: the model's generation_config.json, else 0. */
   temperature?: number;
   topK?: number;
   topP?: number;

@@ -24,18 +24,22 @@ const isNode = typeof globalThis.process === 'object' && !!(globalThis.process.v
   typeof globalThis.window === 'undefined' && typeof globalThis.WorkerGlobalScope === 'undefined';
 
 // workerURL finds worker.js next to this module, or under options.baseURL.
-// The literal new URL('./worker.js', import.meta.url) lets bundlers (Vite,
-// webpack 5) find and emit the worker.
+// In browsers without baseURL, startWorker uses the literal form instead
+// (bundlers only recognize new Worker(new URL('./worker.js', import.meta.url))):
+// a second literal here would make Vite and webpack also emit the unbundled
+// worker as an asset (webpack's minimizer then fails on it), and webpack
+// replaces a bare import.meta.url with the build machine's file: URL.
 function workerURL(baseURL) {
   if (baseURL) return new URL('worker.js', new URL(baseURL, globalThis.location ? globalThis.location.href : undefined));
-  return new URL('./worker.js', import.meta.url);
+  const here = import.meta.url;
+  return new URL('./worker.js', here);
 }
 
 // Port wraps a browser Worker or a Node worker_threads Worker.
 async function startWorker(baseURL) {
   const url = workerURL(baseURL);
   if (isNode) {
-    const { Worker } = await import('node:worker_threads');
+    const { Worker } = await import(/* webpackIgnore: true */ 'node:worker_threads');
     const w = new Worker(url);
     let refs = 0;
     w.unref();
@@ -51,7 +55,11 @@ async function startWorker(baseURL) {
   }
   let w;
   const loc = globalThis.location;
-  if (loc && url.origin !== loc.origin) {
+  if (!baseURL) {
+    // The exact form Vite and webpack 5 recognize: they bundle worker.js with
+    // its imports and rewrite the URL. Keep it literal and on one expression.
+    w = new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: 'alibi' });
+  } else if (loc && url.origin !== loc.origin) {
     // A worker script must be same-origin: start a tiny same-origin module
     // that imports the real worker from the other origin (CORS applies).
     const src = `import ${JSON.stringify(url.href)};`;
@@ -157,7 +165,7 @@ async function describeSource(source) {
   if (/^https?:\/\//i.test(s) || /^file:/i.test(s)) return { url: new URL(s).href };
   if (globalThis.location && !isNode) return { url: new URL(s, globalThis.location.href).href };
   if (isNode) {
-    const path = await import('node:path');
+    const path = await import(/* webpackIgnore: true */ 'node:path');
     return { path: path.resolve(s) };
   }
   throw new AlibiError('format', `alibi: loadModel: cannot resolve source ${s}`);
@@ -251,15 +259,20 @@ class Model {
 
   /**
    * Generates tokens: an async iterator of { id, text }. Options: maxTokens
-   * (default 128), temperature (0 = greedy, the default), topK, topP, minP,
+   * (default 128), temperature (0 = greedy), topK, topP, minP,
    * repetitionPenalty, seed, stop (strings and/or ids), ignoreEOS, signal,
    * attention: { layer } (each item then carries .attention: one
    * Float32Array per head over the context, the newest query's attention in
    * that layer). After the loop, .stats holds token counts and timings.
+   * Options not given default to the model's generation_config.json
+   * (info.generationDefaults), as in transformers and `alibi run`; without
+   * one, generation is greedy with no repetition penalty.
    */
   generate(promptOrIds, options = {}) {
     const rpc = this._rpc;
-    const { signal, stop = [], ...o } = options;
+    const { signal, stop = [], ...given } = options;
+    const o = { ...(this.info.generationDefaults || {}) };
+    for (const [k, v] of Object.entries(given)) if (v !== undefined) o[k] = v;
     const stops = Array.isArray(stop) ? stop : [stop];
     const opts = {
       maxTokens: o.maxTokens ?? 128, temperature: o.temperature ?? 0, topK: o.topK || 0, topP: o.topP || 0,

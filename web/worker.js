@@ -21,7 +21,7 @@ const isNode = typeof globalThis.process === 'object' && !!(globalThis.process.v
 
 let port;
 if (isNode) {
-  const { parentPort } = await import('node:worker_threads');
+  const { parentPort } = await import(/* webpackIgnore: true */ 'node:worker_threads');
   port = {
     post: (m, transfer) => parentPort.postMessage(m, transfer),
     listen: (fn) => parentPort.on('message', (data) => fn(data)),
@@ -46,7 +46,7 @@ const yieldMacrotask = isNode
 
 async function readAsset(url) {
   if (url.protocol === 'file:') {
-    const fs = await import('node:fs/promises');
+    const fs = await import(/* webpackIgnore: true */ 'node:fs/promises');
     return fs.readFile(url);
   }
   const res = await fetch(url);
@@ -180,7 +180,7 @@ const ops = {
     modelInfo = {
       ...res.info, source: plan.key, sourceKind: plan.kind, fileBytes: plan.totalBytes, estimatedBytes: res.estimate,
       simd: rt.simd, threads: 1, crossOriginIsolated: !!globalThis.crossOriginIsolated, cached: res.cached,
-      runtime: isNode ? 'node' : 'browser',
+      runtime: isNode ? 'node' : 'browser', generationDefaults: plan.generation || {},
     };
     return modelInfo;
   },

@@ -72,7 +72,7 @@ func convertGGUF(modelDir, outDir string, ft gguf.FileType, stderr io.Writer) er
 		return err
 	}
 	defer os.Remove(tmp.Name())
-	err = gguf.ConvertBLOOMDir(tmp, modelDir, gguf.ConvertOptions{FileType: ft, Name: filepath.Base(filepath.Clean(modelDir))})
+	err = gguf.ConvertDir(tmp, modelDir, gguf.ConvertOptions{FileType: ft, Name: filepath.Base(filepath.Clean(modelDir))})
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}

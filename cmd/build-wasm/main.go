@@ -49,6 +49,7 @@ type options struct {
 	chunkSize int64
 	opt       bool
 	kernels   bool
+	pkg       string // also write the npm package folder here
 }
 
 func run(args []string, stdout, stderr io.Writer) error {
@@ -56,6 +57,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fl.SetOutput(stderr)
 	var o options
 	fl.StringVar(&o.out, "o", "", "output directory (required)")
+	fl.StringVar(&o.pkg, "package", "", "also write the npm package folder (alibi-wasm) to this directory")
 	fl.StringVar(&o.root, "root", "", "repository root (default: found from the working directory)")
 	fl.StringVar(&o.model, "model", "models/brown-bloom", "bundled model directories (comma-separated, relative to the root or absolute), each packed into DIR/models/<base name>; \"\" for none")
 	fl.Int64Var(&o.chunkSize, "chunk-size", webdir.DefaultChunkSize, "chunk size of the packed model")
@@ -75,7 +77,13 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		o.root = r
 	}
-	return build(o, stdout)
+	if err := build(o, stdout); err != nil {
+		return err
+	}
+	if o.pkg != "" {
+		return writePackage(o.out, o.pkg, "")
+	}
+	return nil
 }
 
 // findRoot walks up from the working directory to the directory holding go.mod.

@@ -435,33 +435,8 @@ func ConvertDir(w io.Writer, dir string, opts ConvertOptions) error {
 			return fmt.Errorf("gguf: %w", err)
 		}
 	}
-	if opts.TokenizerConfig == nil {
-		if tc, err := os.ReadFile(filepath.Join(dir, "tokenizer_config.json")); err == nil {
-			opts.TokenizerConfig = tc
-		}
-	}
-	files := []string{"model.safetensors"}
-	if idx, err := os.ReadFile(filepath.Join(dir, "model.safetensors.index.json")); err == nil {
-		var ix struct {
-			WeightMap map[string]string `json:"weight_map"`
-		}
-		if err := json.Unmarshal(idx, &ix); err != nil || len(ix.WeightMap) == 0 {
-			return invalid("model.safetensors.index.json has no weight_map")
-		}
-		set := map[string]bool{}
-		for _, f := range ix.WeightMap {
-			if f != filepath.Base(f) || f == "" {
-				return invalid("model.safetensors.index.json names shard %q outside the directory", f)
-			}
-			set[f] = true
-		}
-		files = files[:0]
-		for f := range set {
-			files = append(files, f)
-		}
-		sort.Strings(files)
-	}
-	tensors, closers, err := openShards(dir, files)
+	opts = withTokenizerConfig(dir, opts)
+	tensors, closers, err := openCheckpoint(dir)
 	defer closeAll(closers)
 	if err != nil {
 		return err

@@ -63,52 +63,66 @@ func ConvertBLOOMDir(w io.Writer, dir string, opts ConvertOptions) error {
 	if err != nil {
 		return fmt.Errorf("gguf: %w", err)
 	}
-	if opts.TokenizerConfig == nil {
-		if tc, err := os.ReadFile(filepath.Join(dir, "tokenizer_config.json")); err == nil {
-			opts.TokenizerConfig = tc
-		}
-	}
-	files := []string{"model.safetensors"}
-	if idx, err := os.ReadFile(filepath.Join(dir, "model.safetensors.index.json")); err == nil {
-		var ix struct {
-			WeightMap map[string]string `json:"weight_map"`
-		}
-		if err := json.Unmarshal(idx, &ix); err != nil || len(ix.WeightMap) == 0 {
-			return invalid("model.safetensors.index.json has no weight_map")
-		}
-		set := map[string]bool{}
-		for _, f := range ix.WeightMap {
-			if f != filepath.Base(f) || f == "" {
-				return invalid("model.safetensors.index.json names shard %q outside the directory", f)
-			}
-			set[f] = true
-		}
-		files = files[:0]
-		for f := range set {
-			files = append(files, f)
-		}
-		sort.Strings(files)
-		tensors, closers, err := openShards(dir, files)
-		defer closeAll(closers)
-		if err != nil {
-			return err
-		}
-		for _, t := range tensors {
-			if ix.WeightMap[t.Name] == "" {
-				return invalid("tensor %q is not listed in model.safetensors.index.json", t.Name)
-			}
-		}
-		if len(tensors) != len(ix.WeightMap) {
-			return invalid("model.safetensors.index.json lists %d tensors, the shards hold %d", len(ix.WeightMap), len(tensors))
-		}
-		return ConvertBLOOM(w, cfg, tensors, tok, opts)
-	}
-	tensors, closers, err := openShards(dir, files)
+	opts = withTokenizerConfig(dir, opts)
+	tensors, closers, err := openCheckpoint(dir)
 	defer closeAll(closers)
 	if err != nil {
 		return err
 	}
 	return ConvertBLOOM(w, cfg, tensors, tok, opts)
+}
+
+// withTokenizerConfig fills opts.TokenizerConfig from dir/tokenizer_config.json
+// when the caller gave none and the file exists.
+func withTokenizerConfig(dir string, opts ConvertOptions) ConvertOptions {
+	if opts.TokenizerConfig == nil {
+		if tc, err := os.ReadFile(filepath.Join(dir, "tokenizer_config.json")); err == nil {
+			opts.TokenizerConfig = tc
+		}
+	}
+	return opts
+}
+
+// openCheckpoint opens the safetensors of a checkpoint directory:
+// model.safetensors, or the shards named by model.safetensors.index.json,
+// whose weight map must list exactly the tensors the shards hold. The caller
+// closes the returned files, also on error.
+func openCheckpoint(dir string) ([]SourceTensor, []io.Closer, error) {
+	idx, err := os.ReadFile(filepath.Join(dir, "model.safetensors.index.json"))
+	if err != nil {
+		return openShards(dir, []string{"model.safetensors"})
+	}
+	var ix struct {
+		WeightMap map[string]string `json:"weight_map"`
+	}
+	if err := json.Unmarshal(idx, &ix); err != nil || len(ix.WeightMap) == 0 {
+		return nil, nil, invalid("model.safetensors.index.json has no weight_map")
+	}
+	set := map[string]bool{}
+	for _, f := range ix.WeightMap {
+		if f != filepath.Base(f) || f == "" {
+			return nil, nil, invalid("model.safetensors.index.json names shard %q outside the directory", f)
+		}
+		set[f] = true
+	}
+	files := make([]string, 0, len(set))
+	for f := range set {
+		files = append(files, f)
+	}
+	sort.Strings(files)
+	tensors, closers, err := openShards(dir, files)
+	if err != nil {
+		return nil, closers, err
+	}
+	for _, t := range tensors {
+		if ix.WeightMap[t.Name] == "" {
+			return nil, closers, invalid("tensor %q is not listed in model.safetensors.index.json", t.Name)
+		}
+	}
+	if len(tensors) != len(ix.WeightMap) {
+		return nil, closers, invalid("model.safetensors.index.json lists %d tensors, the shards hold %d", len(ix.WeightMap), len(tensors))
+	}
+	return tensors, closers, nil
 }
 
 func openShards(dir string, files []string) ([]SourceTensor, []io.Closer, error) {

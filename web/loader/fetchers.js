@@ -104,8 +104,8 @@ export function httpFetcher(base, { fetch = globalThis.fetch.bind(globalThis) } 
 
 // nodeFetcher reads a local directory (Node only).
 export async function nodeFetcher(dir) {
-  const fs = await import('node:fs/promises');
-  const path = await import('node:path');
+  const fs = await import(/* webpackIgnore: true */ 'node:fs/promises');
+  const path = await import(/* webpackIgnore: true */ 'node:path');
   const root = path.resolve(dir);
   const file = (name) => {
     const p = path.resolve(root, name);

@@ -29,7 +29,7 @@ export async function fetcherFor(source) {
   if (source.path) return { fx: await nodeFetcher(source.path), key: source.path };
   const u = new URL(source.url);
   if (u.protocol === 'file:') {
-    const { fileURLToPath } = await import('node:url');
+    const { fileURLToPath } = await import(/* webpackIgnore: true */ 'node:url');
     let p = fileURLToPath(u);
     if (p.endsWith('/manifest.json')) p = p.slice(0, -'manifest.json'.length);
     return { fx: await nodeFetcher(p), key: u.href };
@@ -64,6 +64,30 @@ async function getSmall(fx, name, { cache, signal, optional = false, small }) {
   }
 }
 
+// generationDefaults reads the sampling defaults of a generation_config.json
+// (Hugging Face keys) as generate() options, the way transformers and
+// `alibi run` apply them: temperature/top-k/top-p unless do_sample is false,
+// the repetition penalty always. A missing or unreadable file gives {}.
+export function generationDefaults(bytes) {
+  if (!bytes) return {};
+  let g;
+  try {
+    g = JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    return {};
+  }
+  if (!g || typeof g !== 'object') return {};
+  const num = (v) => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+  const out = {};
+  if (g.do_sample !== false) {
+    if (num(g.temperature) !== undefined) out.temperature = g.temperature;
+    if (num(g.top_k) !== undefined) out.topK = g.top_k;
+    if (num(g.top_p) !== undefined) out.topP = g.top_p;
+  }
+  if (num(g.repetition_penalty) !== undefined) out.repetitionPenalty = g.repetition_penalty;
+  return out;
+}
+
 function json(bytes, name) {
   try {
     return JSON.parse(new TextDecoder().decode(bytes));
@@ -88,6 +112,7 @@ async function planWeb(fx, key, man, opt, small) {
   const config = await getSmall(fx, man.model.config, opt);
   const tokenizer = await getSmall(fx, man.model.tokenizer, opt);
   const index = man.model.index ? await getSmall(fx, man.model.index, opt) : null;
+  const generation = generationDefaults(await getSmall(fx, 'generation_config.json', { ...opt, optional: true }));
   const files = man.files.map((f) => ({
     name: f.name,
     size: f.size,
@@ -100,7 +125,7 @@ async function planWeb(fx, key, man, opt, small) {
       open: (signal, o) => fx.open(c.path, signal, o),
     })),
   }));
-  return { kind: 'web', key, fx, config, tokenizer, index, files, small, totalBytes: man.totalBytes, name: nameOf(key) };
+  return { kind: 'web', key, fx, config, tokenizer, index, generation, files, small, totalBytes: man.totalBytes, name: nameOf(key) };
 }
 
 function nameOf(key) {
@@ -154,6 +179,7 @@ async function planHF(fx, key, opt, small, pieceSize) {
   const config = await getSmall(fx, 'config.json', opt);
   const tokenizer = await getSmall(fx, 'tokenizer.json', opt);
   const index = await getSmall(fx, 'model.safetensors.index.json', { ...opt, optional: true });
+  const generation = generationDefaults(await getSmall(fx, 'generation_config.json', { ...opt, optional: true }));
   let names = ['model.safetensors'];
   if (index) {
     const idx = json(index, 'model.safetensors.index.json');
@@ -186,7 +212,7 @@ async function planHF(fx, key, opt, small, pieceSize) {
     }
     return files;
   };
-  return { kind: 'hf', key, fx, config, tokenizer, index, files: null, resolveFiles, small, totalBytes: 0, name: nameOf(key) };
+  return { kind: 'hf', key, fx, config, tokenizer, index, generation, files: null, resolveFiles, small, totalBytes: 0, name: nameOf(key) };
 }
 
 // storageFits reports whether the origin's free storage quota can hold

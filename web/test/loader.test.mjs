@@ -10,7 +10,7 @@ import { createProgress } from '../loader/progress.js';
 import { headerLength, parseHeader } from '../loader/safetensors.js';
 import { AlibiError, toAlibiError } from '../loader/errors.js';
 import { readBody } from '../loader/fetchers.js';
-import { runLoad } from '../loader/load.js';
+import { runLoad, generationDefaults } from '../loader/load.js';
 import { chunkKey, normalizeSourceURL } from '../loader/cache.js';
 
 const nodeSha = (b) => crypto.createHash('sha256').update(b).digest('hex');
@@ -469,4 +469,19 @@ test('HF source: a truncated file is a format error before any weight byte is re
   const eng = fakeEngine();
   await assert.rejects(runLoad(plan, eng, { progress: createProgress(null) }), (e) => e.type === 'format' && /truncated/.test(e.message));
   assert.ok(!eng.calls.some((c) => c[0] === 'openFile'));
+});
+
+test('generationDefaults maps generation_config.json like transformers and alibi run', () => {
+  const enc = (o) => new TextEncoder().encode(typeof o === 'string' ? o : JSON.stringify(o));
+  const cases = [
+    [null, {}],
+    [enc('not json'), {}],
+    [enc([1, 2]), {}],
+    [enc({ temperature: 0.8, top_p: 0.9, top_k: 40, repetition_penalty: 1.2 }),
+      { temperature: 0.8, topP: 0.9, topK: 40, repetitionPenalty: 1.2 }],
+    // do_sample false: greedy, but the repetition penalty still applies.
+    [enc({ do_sample: false, temperature: 0.8, repetition_penalty: 1.1 }), { repetitionPenalty: 1.1 }],
+    [enc({ temperature: 'hot', top_p: null }), {}],
+  ];
+  for (const [bytes, want] of cases) assert.deepEqual(generationDefaults(bytes), want);
 });
