@@ -40,27 +40,40 @@ func TestBundledModelQuality(t *testing.T) {
 	t.Logf("bits/byte: 128 %.4f, 512 %.4f, 1024 %.4f", bpb[128], bpb[512], bpb[1024])
 }
 
-// Sampling with the shipped defaults must not loop on one phrase.
+// Sampling with the shipped defaults (generation_config.json) and with the
+// demo page's defaults (web/app.js: temperature 0.8, top-k 40, top-p 0.95,
+// repetition penalty 1.1) must not loop on one phrase.
 func TestBundledModelNoLoops(t *testing.T) {
-	out, errOut, code := cli(t, "run", "--model", "../../models/brown-bloom", "--prompt", "It was a cold night, and",
-		"--max-tokens", "128", "--seed", "7", "--json")
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, errOut)
-	}
-	var r struct{ IDs []int }
-	if err := json.Unmarshal([]byte(out), &r); err != nil {
-		t.Fatal(err)
-	}
-	seen := map[[4]int]int{}
-	repeats := 0
-	for i := 0; i+4 <= len(r.IDs); i++ {
-		k := [4]int{r.IDs[i], r.IDs[i+1], r.IDs[i+2], r.IDs[i+3]}
-		if seen[k] > 0 {
-			repeats++
+	for _, tc := range []struct {
+		name  string
+		flags []string
+	}{
+		{"generation_config.json", nil},
+		{"demo page", []string{"--temperature", "0.8", "--top-k", "40", "--top-p", "0.95", "--repetition-penalty", "1.1"}},
+	} {
+		for _, seed := range []string{"7", "42"} {
+			args := append([]string{"run", "--model", "../../models/brown-bloom", "--prompt", "It was a cold night, and",
+				"--max-tokens", "128", "--seed", seed, "--json"}, tc.flags...)
+			out, errOut, code := cli(t, args...)
+			if code != 0 {
+				t.Fatalf("%s: exit %d: %s", tc.name, code, errOut)
+			}
+			var r struct{ IDs []int }
+			if err := json.Unmarshal([]byte(out), &r); err != nil {
+				t.Fatal(err)
+			}
+			seen := map[[4]int]bool{}
+			repeats := 0
+			for i := 0; i+4 <= len(r.IDs); i++ {
+				k := [4]int{r.IDs[i], r.IDs[i+1], r.IDs[i+2], r.IDs[i+3]}
+				if seen[k] {
+					repeats++
+				}
+				seen[k] = true
+			}
+			if frac := float64(repeats) / float64(len(r.IDs)-3); frac > 0.1 {
+				t.Errorf("%s, seed %s: %.0f%% of 4-grams repeat: %s", tc.name, seed, frac*100, out)
+			}
 		}
-		seen[k]++
-	}
-	if frac := float64(repeats) / float64(len(r.IDs)-3); frac > 0.1 {
-		t.Errorf("%.0f%% of 4-grams repeat with the default sampling settings: %s", frac*100, out)
 	}
 }
