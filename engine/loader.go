@@ -479,7 +479,7 @@ func (s *sink) write(p []byte, conv []float32) error {
 		if s.nc < s.esize {
 			return nil
 		}
-		if err := safetensors.DecodeFloat32(conv[:1], s.carry[:s.esize], s.dt); err != nil {
+		if err := decode(conv[:1], s.carry[:s.esize], s.dt); err != nil {
 			return err
 		}
 		s.emit(conv[:1])
@@ -487,7 +487,7 @@ func (s *sink) write(p []byte, conv []float32) error {
 	}
 	for len(p) >= s.esize {
 		k := min(len(p)/s.esize, len(conv))
-		if err := safetensors.DecodeFloat32(conv[:k], p[:k*s.esize], s.dt); err != nil {
+		if err := decode(conv[:k], p[:k*s.esize], s.dt); err != nil {
 			return err
 		}
 		s.emit(conv[:k])
@@ -495,6 +495,16 @@ func (s *sink) write(p []byte, conv []float32) error {
 	}
 	s.nc = copy(s.carry[:], p)
 	return nil
+}
+
+// decode widens little-endian elements of dt to float32; F16, the common
+// checkpoint dtype, goes through the kernels (SIMD on js/wasm).
+func decode(dst []float32, src []byte, dt safetensors.DType) error {
+	if dt == safetensors.F16 && len(src) == 2*len(dst) {
+		kernels.F16ToF32(dst, src)
+		return nil
+	}
+	return safetensors.DecodeFloat32(dst, src, dt)
 }
 
 // emit stores converted elements at the current position.

@@ -30,10 +30,6 @@ type Session struct {
 	scores []float32 // (attnBlock) scores of one key block
 
 	// Attention tiles of a prefill chunk (see attendBlock).
-	tq, to, tt []float32 // (rows, d) queries, running output, P·V of a block
-	ts         []float32 // (rows, attnBlock) scores / probabilities
-	tv         []float32 // (d, attnBlock) a value block, transposed
-	tm, tl     []float32 // (rows) running maximum and normaliser
 
 	logits      []float32 // (V) logits of the last position
 	logitsValid bool      // logits hold the last position's logits
@@ -67,13 +63,6 @@ func (m *Model) NewSession() *Session {
 		ff:     make([]float32, rows*c.ffWidth()),
 		proj:   make([]float32, rows*h),
 		scores: make([]float32, attnBlock),
-		tq:     make([]float32, rows*(h/H)),
-		to:     make([]float32, rows*(h/H)),
-		tt:     make([]float32, rows*(h/H)),
-		ts:     make([]float32, rows*attnBlock),
-		tv:     make([]float32, (h/H)*attnBlock),
-		tm:     make([]float32, rows),
-		tl:     make([]float32, rows),
 		logits: make([]float32, c.VocabSize),
 	}
 	if c.Activation == actSwiGLU {

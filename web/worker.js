@@ -86,7 +86,7 @@ async function simdHost(goModule, { kernels = true } = {}) {
         mod = null;
       }
     }
-    return { importObject: simd.importObject, bind: (inst) => simd.bind(inst, mod) };
+    return { importObject: simd.importObject, bind: (inst) => simd.bind(inst, mod, { warmUp: true }) };
   }
   const stub = {};
   for (const imp of WebAssembly.Module.imports(goModule)) {

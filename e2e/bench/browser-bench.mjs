@@ -1,0 +1,531 @@
+// Browser benchmark (issue 8): this engine (web/alibi.js) against llama.cpp
+// in WebAssembly (@wllama/wllama 2.3.7, single-thread build) on the same
+// weights, in the same headless Debian Chromium, in the same run.
+//
+//   node e2e/bench/browser-bench.mjs [--runs N] [--load-runs N] [--prompt N] [--tokens N]
+//        [--models small,560m] [--quick] [--json FILE] [--md FILE]
+//   make bench-browser            (ALIBI_SITE=build/site ALIBI_BIN=build/alibi)
+//   alibi bench browser [flags]   (the same script through node)
+//
+// Models: the bundled model (models/brown-bloom) when its weights exist,
+// else a small synthetic checkpoint; and a synthetic checkpoint with
+// bloom-560m's shapes (hidden 1024, 16 heads, 24 layers, vocab 250880, F16),
+// generated once into build/bench/ by e2e/lib/mkbloom (engine/safetensors).
+// Each is converted with `alibi convert --to gguf` to F32 and Q8_0 for
+// wllama. Pairs: our f32 (HF safetensors, F16 widened on load) vs wllama
+// F32, and our int8 (quantized on load) vs wllama Q8_0.
+//
+// Figures, per runtime and pair: load time on a first visit (empty caches)
+// and from each runtime's cache (median of --load-runs), prefill tokens/s on
+// a --prompt token prompt and decode tokens/s over --tokens tokens (median
+// of --runs after a warm-up generation), peak renderer memory growth
+// (resident set of the page + its workers, /proc) and, for ours, the wasm
+// linear memory; the gzipped download size of each runtime; and a
+// streaming-read bandwidth probe (SIMD sum over 256 MiB in wasm,
+// e2e/bench/stream.wat) that gives each decode as a percentage of the
+// bandwidth bound (weight bytes read per token / bandwidth).
+//
+// Output: a table with ratios ours/wllama, JSON (build/bench/browser-bench.json)
+// and markdown (e2e/bench/RESULTS.md).
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import zlib from 'node:zlib';
+
+import { repo, CHROMIUM, CHROMIUM_ARGS, browserMissing, startServer } from '../lib/harness.mjs';
+import { splitGGUF } from './gguf-split.mjs';
+import { render } from './report.mjs';
+
+// ---- options ----------------------------------------------------------------
+const argv = process.argv.slice(2);
+const flag = (name, def) => {
+  const i = argv.indexOf('--' + name);
+  return i >= 0 && i + 1 < argv.length ? argv[i + 1] : def;
+};
+const quick = argv.includes('--quick');
+const RUNS = Number(flag('runs', quick ? 1 : 3));
+const LOAD_RUNS = Number(flag('load-runs', quick ? 1 : 2));
+const PROMPT = Number(flag('prompt', quick ? 32 : 128));
+const TOKENS = Number(flag('tokens', quick ? 16 : 128));
+const MODELS = flag('models', 'small,560m').split(',');
+const PAIRS = flag('pairs', 'f32,int8').split(',');
+const benchDir = path.join(repo, 'build', 'bench');
+const jsonOut = path.resolve(flag('json', path.join(benchDir, 'browser-bench.json')));
+const mdOut = path.resolve(flag('md', path.join(repo, 'e2e', 'bench', 'RESULTS.md')));
+const CTX = 512;
+// wllama reads one file of at most 2 GB; its README advises shards of <= 512 MB.
+const SPLIT_MAX = Number(flag('split-max-mib', 512)) * (1 << 20);
+
+const log = (...a) => console.error('bench-browser:', ...a);
+
+function run(cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, { cwd: repo, encoding: 'utf8', maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
+  return r.stdout;
+}
+
+const missing = await browserMissing();
+if (missing) {
+  log(missing);
+  process.exit(1);
+}
+const wllamaPkg = path.join(repo, 'node_modules', '@wllama', 'wllama');
+if (!fs.existsSync(path.join(wllamaPkg, 'esm', 'index.js'))) {
+  log('node_modules/@wllama/wllama is missing (npm ci at the repository root)');
+  process.exit(1);
+}
+const wllamaVersion = JSON.parse(fs.readFileSync(path.join(wllamaPkg, 'package.json'), 'utf8')).version;
+
+// ---- build inputs -------------------------------------------------------------
+fs.mkdirSync(benchDir, { recursive: true });
+let site = process.env.ALIBI_SITE;
+if (!site || !fs.existsSync(path.join(site, 'alibi.js'))) {
+  site = path.join(repo, 'build', 'site');
+  log(`building the served folder into ${site} ...`);
+  run('go', ['run', './cmd/build-wasm', '-o', site]);
+}
+let bin = process.env.ALIBI_BIN;
+if (!bin || !fs.existsSync(bin)) {
+  bin = path.join(benchDir, 'alibi');
+  log('building the alibi CLI ...');
+  run('go', ['build', '-o', bin, './cmd/alibi']);
+}
+process.env.ALIBI_BIN = bin; // startServer uses it
+
+const tokenizer = path.join(repo, 'models', 'brown-bloom', 'tokenizer.json');
+function synth(name, args) {
+  const dir = path.join(benchDir, name);
+  if (!fs.existsSync(path.join(dir, 'model.safetensors'))) {
+    log(`writing the synthetic checkpoint ${name} (${args.join(' ')}) ...`);
+    run('go', ['run', './e2e/lib/mkbloom', '-o', dir, ...args, '-tokenizer', tokenizer]);
+  }
+  return dir;
+}
+const models = [];
+for (const m of MODELS) {
+  if (m === 'small') {
+    const bundled = path.join(repo, 'models', 'brown-bloom');
+    if (fs.existsSync(path.join(bundled, 'model.safetensors')) || fs.existsSync(path.join(bundled, 'model.safetensors.index.json'))) {
+      models.push({ name: 'brown-bloom', dir: bundled });
+    } else {
+      models.push({
+        name: 'small-synth', note: 'models/brown-bloom has no weights yet: synthetic hidden 512, 8 heads, 8 layers, vocab 8192, F16',
+        dir: synth('small-synth', ['-hidden', '512', '-layers', '8', '-heads', '8', '-vocab', '8192', '-dtype', 'F16']),
+      });
+    }
+  } else if (m === '560m') {
+    models.push({ name: 'bloom-560m-synth', dir: synth('bloom-560m-synth', ['-hidden', '1024', '-layers', '24', '-heads', '16', '-vocab', '250880', '-dtype', 'F16']) });
+  } else {
+    throw new Error(`--models: unknown ${m} (small, 560m)`);
+  }
+}
+for (const m of models) {
+  m.gguf = {};
+  const out = path.join(benchDir, 'gguf', m.name);
+  fs.mkdirSync(out, { recursive: true });
+  for (const t of ['f32', 'q8_0']) {
+    const f = path.join(out, `model-${t}.gguf`);
+    const src = path.join(m.dir, 'model.safetensors');
+    if (!fs.existsSync(f) || (fs.existsSync(src) && fs.statSync(src).mtimeMs > fs.statSync(f).mtimeMs)) {
+      log(`alibi convert --to gguf --gguf-type ${t} ${m.name} ...`);
+      run(bin, ['convert', '--model', m.dir, '--out', out, '--to', 'gguf', '--gguf-type', t]);
+    }
+    m.gguf[t] = f;
+    // Shards for wllama (llama.cpp gguf-split layout), rebuilt when the GGUF changes.
+    const prefix = path.join(out, `split-${SPLIT_MAX >> 20}M`, `model-${t}`);
+    fs.mkdirSync(path.dirname(prefix), { recursive: true });
+    const stamp = prefix + '.stamp';
+    const want = `${fs.statSync(f).size} ${fs.statSync(f).mtimeMs}`;
+    if (fs.statSync(f).size > SPLIT_MAX && !(fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8') === want)) {
+      log(`splitting ${path.basename(f)} into <= ${SPLIT_MAX >> 20} MiB shards ...`);
+      for (const old of fs.readdirSync(path.dirname(prefix))) if (old.startsWith(`model-${t}-`)) fs.rmSync(path.join(path.dirname(prefix), old));
+      splitGGUF(f, prefix, SPLIT_MAX);
+      fs.writeFileSync(stamp, want);
+    }
+    m.shards = m.shards || {};
+    m.shards[t] = fs.statSync(f).size > SPLIT_MAX
+      ? fs.readdirSync(path.dirname(prefix)).filter((x) => x.startsWith(`model-${t}-`) && x.endsWith('.gguf')).sort().map((x) => path.join(path.dirname(prefix), x))
+      : [f];
+  }
+  m.config = JSON.parse(fs.readFileSync(path.join(m.dir, 'config.json'), 'utf8'));
+}
+
+// The served folder: the built site plus the models, the GGUFs, wllama's
+// ESM build and the bench page. `alibi serve` confines itself to its root
+// (os.Root), so files are hard links (or copies), not symlinks.
+const www = path.join(benchDir, 'www');
+fs.rmSync(www, { recursive: true, force: true });
+function place(src, dst) {
+  fs.mkdirSync(path.dirname(dst), { recursive: true });
+  try {
+    fs.linkSync(src, dst);
+  } catch {
+    fs.copyFileSync(src, dst);
+  }
+}
+function placeDir(src, dst, skip = () => false) {
+  for (const e of fs.readdirSync(src, { withFileTypes: true })) {
+    const s = path.join(src, e.name);
+    if (skip(s)) continue;
+    if (e.isDirectory()) placeDir(s, path.join(dst, e.name), skip);
+    else if (e.isFile()) place(s, path.join(dst, e.name));
+  }
+}
+placeDir(site, www, (p) => p === path.join(site, 'models'));
+placeDir(path.join(wllamaPkg, 'esm'), path.join(www, 'wllama'), (p) => p.endsWith('multi-thread'));
+for (const m of models) {
+  for (const f of fs.readdirSync(m.dir)) {
+    if (/\.(json|safetensors)$/.test(f)) place(path.join(m.dir, f), path.join(www, 'hf', m.name, f));
+  }
+  for (const files of Object.values(m.shards)) for (const f of files) place(f, path.join(www, 'gguf', m.name, path.basename(f)));
+}
+const streamWasm = path.join(www, 'stream.wasm');
+run('wat2wasm', [path.join(repo, 'e2e', 'bench', 'stream.wat'), '-o', streamWasm]);
+fs.writeFileSync(path.join(www, 'bench.html'), `<!doctype html><meta charset="utf-8"><title>alibi browser bench</title>
+<p>bench</p>
+<script type="module">
+import * as alibi from '/alibi.js';
+import { Wllama } from '/wllama/index.js';
+window.alibi = alibi;
+window.Wllama = Wllama;
+window.benchReady = true;
+</script>
+`);
+
+// ---- download sizes (gzip -9) --------------------------------------------------
+const gz = (f) => zlib.gzipSync(fs.readFileSync(f), { level: 9 }).length;
+function sizeOf(files) {
+  let raw = 0;
+  let gzip = 0;
+  for (const f of files) {
+    raw += fs.statSync(f).size;
+    gzip += gz(f);
+  }
+  return { raw, gzip, files: files.map((f) => path.relative(www, f)) };
+}
+const oursFiles = ['alibi.js', 'worker.js', 'alibi.wasm', 'kernels.wasm', 'wasm_exec.js', 'simd-host.mjs']
+  .map((f) => path.join(www, f)).filter((f) => fs.existsSync(f));
+if (fs.existsSync(path.join(www, 'loader'))) {
+  for (const f of fs.readdirSync(path.join(www, 'loader'))) if (f.endsWith('.js')) oursFiles.push(path.join(www, 'loader', f));
+}
+const sizes = {
+  ours: sizeOf(oursFiles),
+  wllama: sizeOf([path.join(www, 'wllama', 'index.js'), path.join(www, 'wllama', 'single-thread', 'wllama.wasm')]),
+};
+
+// ---- renderer memory (/proc) ---------------------------------------------------
+const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'alibi-bench-profile-'));
+function rendererRSS() {
+  // The renderers (page and workers, wasm memory included) descend from the
+  // browser process started with this run's --user-data-dir.
+  const procs = new Map();
+  for (const pid of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      const st = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+      procs.set(pid, { cmd, ppid: /PPid:\s+(\d+)/.exec(st)?.[1], rss: Number(/VmRSS:\s+(\d+) kB/.exec(st)?.[1] ?? 0) * 1024 });
+    } catch { /* exited */ }
+  }
+  const ours = (pid) => {
+    for (let i = 0; pid && i < 10; i++) {
+      const p = procs.get(pid);
+      if (!p) return false;
+      if (p.cmd.includes(profile) && !p.cmd.includes('--type=')) return true;
+      pid = p.ppid;
+    }
+    return false;
+  };
+  let sum = 0;
+  for (const [pid, p] of procs) if (p.cmd.includes('--type=renderer') && ours(pid)) sum += p.rss;
+  return sum;
+}
+// settleRSS waits (up to 15 s) until the renderers stop giving memory back
+// (terminated workers unmap their wasm memory asynchronously) and returns
+// the lowest resident set seen: the baseline of the next phase.
+async function settleRSS() {
+  let low = rendererRSS();
+  let since = Date.now();
+  const t0 = Date.now();
+  while (Date.now() - since < 1000 && Date.now() - t0 < 15000) {
+    await new Promise((r) => setTimeout(r, 200));
+    const x = rendererRSS();
+    if (x < low - (4 << 20)) since = Date.now();
+    low = Math.min(low, x);
+  }
+  return low;
+}
+
+async function withRSS(fn) {
+  const base = await settleRSS();
+  let peak = base;
+  const timer = setInterval(() => { peak = Math.max(peak, rendererRSS()); }, 50);
+  try {
+    const r = await fn();
+    peak = Math.max(peak, rendererRSS());
+    return { ...r, rssPeakDelta: peak - base };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+// ---- browser --------------------------------------------------------------------
+const server = await startServer(www);
+const { chromium } = await import('playwright-core');
+// A persistent profile: a real disk quota for Cache Storage and OPFS (an
+// incognito context's quota is too small for the 560m-shaped model). The
+// profile path in the renderers' command line identifies them for rendererRSS.
+const context = await chromium.launchPersistentContext(profile, {
+  executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS,
+});
+const page = context.pages()[0] || (await context.newPage());
+const pageErrors = [];
+page.on('pageerror', (e) => pageErrors.push(String(e)));
+await page.goto(server.url + 'bench.html');
+await page.waitForFunction(() => window.benchReady === true);
+const chromiumVersion = context.browser() ? context.browser().version() : (await page.evaluate(() => navigator.userAgent)).match(/Chrome\/(\S+)/)?.[1];
+const isolated = await page.evaluate(() => crossOriginIsolated);
+
+const median = (xs) => {
+  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const prompts = (vocab) => Array.from({ length: RUNS + 1 }, (_, r) =>
+  // Every run starts with a different token, so no runtime can reuse a cached prefix.
+  Array.from({ length: PROMPT }, (_, i) => 5 + ((i * 37 + r * 101 + 13 * r * i) % Math.min(vocab - 10, 4000))));
+
+// bandwidth: SIMD sum over 256 MiB in wasm (stream.wat), after tier-up; median GB/s of 7.
+async function bandwidth() {
+  return page.evaluate(async () => {
+    const { instance } = await WebAssembly.instantiateStreaming(fetch('/stream.wasm'));
+    const { mem, sum } = instance.exports;
+    const bytes = 256 << 20;
+    mem.grow(bytes / 65536);
+    new Float32Array(mem.buffer, 0, bytes / 4).fill(1);
+    const t0 = performance.now();
+    while (performance.now() - t0 < 500) sum(0, 1 << 14); // tier up (TurboFan)
+    const gbps = [];
+    for (let r = 0; r < 7; r++) {
+      const t = performance.now();
+      sum(0, bytes);
+      gbps.push(bytes / 1e9 / ((performance.now() - t) / 1000));
+    }
+    gbps.sort((a, b) => a - b);
+    return { runs: gbps, median: gbps[3], best: gbps[6] };
+  });
+}
+
+// ours: a first-visit load (caches cleared), loads from Cache Storage, and
+// a warm-up generation; the model stays loaded (window.cur) for the timed
+// generations, which alternate with wllama's (genOurs/genWllama): on a
+// shared machine, paired runs keep the ratio honest when the load changes.
+async function loadOurs(m, quant) {
+  const src = `/hf/${m.name}/`;
+  const opts = { quant, contextLength: CTX, cache: true };
+  const load = async (first) => page.evaluate(async ({ src, opts, first }) => {
+    if (first) for (const k of await caches.keys()) await caches.delete(k);
+    const t0 = performance.now();
+    const model = await window.alibi.loadModel(src, opts);
+    const ms = performance.now() - t0;
+    window.cur = model;
+    return { ms, cached: !!model.info.cached, weightBytes: model.info.weightBytes, simd: model.info.simd };
+  }, { src, opts, first });
+  const dispose = () => page.evaluate(async () => { await window.cur.dispose(); window.cur = null; });
+  return withRSS(async () => {
+    const first = await load(true);
+    await dispose();
+    const cachedLoads = [];
+    for (let i = 0; i < LOAD_RUNS; i++) {
+      cachedLoads.push(await load(false));
+      if (i < LOAD_RUNS - 1) await dispose();
+    }
+    await genOurs(prompts(m.config.vocab_size)[0], 8); // warm-up
+    return {
+      firstLoadMs: first.ms, cachedLoadMs: median(cachedLoads.map((l) => l.ms)), cachedLoadRuns: cachedLoads.map((l) => l.ms),
+      fromCache: cachedLoads.every((l) => l.cached), weightBytes: first.weightBytes, simd: first.simd,
+    };
+  });
+}
+
+// genOurs runs one greedy generation on window.cur and returns its timings.
+async function genOurs(prompt, tokens) {
+  return page.evaluate(async ({ prompt, tokens }) => {
+    const it = window.cur.generate(prompt, { maxTokens: tokens, ignoreEOS: true });
+    let n = 0;
+    for await (const _ of it) n++; // eslint-disable-line no-unused-vars
+    const st = it.stats;
+    return {
+      tokens: n, prefillTokS: st.promptTokens / (st.prefillMs / 1000),
+      decodeTokS: (st.tokens - 1) / (st.decodeMs / 1000), prefillMs: st.prefillMs, decodeMs: st.decodeMs,
+    };
+  }, { prompt, tokens });
+}
+
+async function disposeOurs() {
+  return page.evaluate(async () => {
+    const mem = await window.cur.memory();
+    await window.cur.dispose();
+    window.cur = null;
+    return mem.wasmBytes;
+  });
+}
+
+// wllama: a first-visit load (its OPFS cache cleared), loads from that
+// cache and a warm-up generation; the model stays loaded (window.curW).
+// Single-thread build, n_ctx CTX, f32 KV cache.
+async function loadWllama(m, type) {
+  const url = m.shards[type].map((f) => new URL(`gguf/${m.name}/${path.basename(f)}`, server.url).href);
+  const load = async (first) => page.evaluate(async ({ url, first, ctx }) => {
+    const w = new window.Wllama({ 'single-thread/wllama.wasm': '/wllama/single-thread/wllama.wasm' },
+      { suppressNativeLog: true, parallelDownloads: 3 });
+    if (first) await w.cacheManager.clear();
+    const t0 = performance.now();
+    await w.loadModelFromUrl(url, {
+      n_ctx: ctx, n_batch: ctx, n_threads: 1, seed: 1, cache_type_k: 'f32', cache_type_v: 'f32', flash_attn: false,
+    });
+    const ms = performance.now() - t0;
+    window.curW = w;
+    return { ms, threads: w.getNumThreads(), multi: w.isMultithread() };
+  }, { url, first, ctx: CTX });
+  const exit = () => page.evaluate(async () => { await window.curW.exit(); window.curW = null; });
+  return withRSS(async () => {
+    const first = await load(true);
+    await exit();
+    const cachedLoads = [];
+    for (let i = 0; i < LOAD_RUNS; i++) {
+      cachedLoads.push(await load(false));
+      if (i < LOAD_RUNS - 1) await exit();
+    }
+    await genWllama(prompts(m.config.vocab_size)[0], 8); // warm-up
+    return {
+      firstLoadMs: first.ms, cachedLoadMs: median(cachedLoads.map((l) => l.ms)), cachedLoadRuns: cachedLoads.map((l) => l.ms),
+      threads: first.threads, multithread: first.multi,
+    };
+  });
+}
+
+// genWllama: decode(prompt), then sample + decode per token, greedy; the
+// same work as our generate loop (the first token's sampling counts in the
+// prefill, as in ours).
+async function genWllama(prompt, tokens) {
+  return page.evaluate(async ({ prompt, steps }) => {
+    const w = window.curW;
+    await w.kvClear();
+    await w.samplingInit({ temp: 0, top_k: 1 });
+    const t0 = performance.now();
+    await w.decode(prompt, {});
+    let tok = (await w.samplingSample()).token;
+    const t1 = performance.now();
+    for (let i = 1; i < steps; i++) {
+      await w.samplingAccept([tok]);
+      await w.decode([tok], {});
+      tok = (await w.samplingSample()).token;
+    }
+    const t2 = performance.now();
+    return {
+      tokens: steps, prefillTokS: prompt.length / ((t1 - t0) / 1000), decodeTokS: (steps - 1) / ((t2 - t1) / 1000),
+      prefillMs: t1 - t0, decodeMs: t2 - t1,
+    };
+  }, { prompt, steps: tokens });
+}
+
+async function exitWllama() {
+  await page.evaluate(async () => { await window.curW.exit(); window.curW = null; });
+}
+
+// ggufTensorBytes: the weight bytes a GGUF holds (file size minus header);
+// close enough to "bytes read per token" for the bandwidth bound.
+const ggufBytes = (f) => fs.statSync(f).size;
+
+const results = {
+  date: new Date().toISOString(), machine: machine(), chromium: chromiumVersion, crossOriginIsolated: isolated,
+  wllama: wllamaVersion, settings: { runs: RUNS, loadRuns: LOAD_RUNS, prompt: PROMPT, tokens: TOKENS, contextLength: CTX, threads: 1, splitMaxMiB: SPLIT_MAX >> 20 },
+  sizes, bandwidth: {}, models: [],
+};
+function machine() {
+  const cpu = fs.readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.*)/)?.[1] ?? 'unknown';
+  return { nproc: os.availableParallelism ? os.availableParallelism() : os.cpus().length, cpu, loadavg: os.loadavg() };
+}
+
+try {
+  log('streaming-read bandwidth ...');
+  results.bandwidth.before = await bandwidth();
+  for (const m of models) {
+    for (const pair of PAIRS) {
+      const quant = pair === 'int8' ? 'int8' : 'none';
+      const type = pair === 'int8' ? 'q8_0' : 'f32';
+      // A fresh document per pair: nothing of the previous pair stays alive.
+      await page.reload();
+      await page.waitForFunction(() => window.benchReady === true);
+      log(`${m.name} ${pair}: loading ours ...`);
+      const ours = await loadOurs(m, quant);
+      log(`${m.name} ${pair}: loading wllama ...`);
+      let wl;
+      try {
+        wl = await loadWllama(m, type);
+        wl.weightBytes = ggufBytes(m.gguf[type]);
+      } catch (e) {
+        wl = { error: String(e.message || e).split('\n')[0] };
+        log(`${m.name} ${pair}: wllama failed: ${wl.error}`);
+      }
+      ours.runs = [];
+      if (!wl.error) wl.runs = [];
+      const ps = prompts(m.config.vocab_size);
+      for (let r = 1; r <= RUNS; r++) {
+        ours.runs.push(await genOurs(ps[r], TOKENS));
+        if (!wl.error) {
+          try {
+            wl.runs.push(await genWllama(ps[r], TOKENS));
+          } catch (e) {
+            wl = { ...wl, error: String(e.message || e).split('\n')[0] };
+          }
+        }
+        const o = ours.runs.at(-1);
+        const w = wl.runs && wl.runs.at(-1);
+        log(`${m.name} ${pair} run ${r}: ours prefill ${o.prefillTokS.toFixed(1)} decode ${o.decodeTokS.toFixed(2)} tok/s` +
+          (w ? `; wllama prefill ${w.prefillTokS.toFixed(1)} decode ${w.decodeTokS.toFixed(2)} tok/s` : ''));
+      }
+      for (const x of [ours, wl]) {
+        if (x.runs && x.runs.length) {
+          x.prefillTokS = median(x.runs.map((r) => r.prefillTokS));
+          x.decodeTokS = median(x.runs.map((r) => r.decodeTokS));
+        }
+      }
+      ours.wasmBytes = await disposeOurs();
+      if (!wl.error || wl.runs) await exitWllama().catch(() => {});
+      if (wl.error) {
+        await page.reload();
+        await page.waitForFunction(() => window.benchReady === true);
+      }
+      results.models.push({ model: m.name, note: m.note, pair, ours, wllama: wl });
+    }
+  }
+  results.bandwidth.after = await bandwidth();
+} finally {
+  await context.close();
+  await server.stop();
+  fs.rmSync(profile, { recursive: true, force: true });
+}
+const bw = median([results.bandwidth.before.median, results.bandwidth.after.median]);
+results.bandwidth.gbps = bw;
+for (const r of results.models) {
+  for (const who of ['ours', 'wllama']) {
+    const x = r[who];
+    if (x && x.weightBytes && Number.isFinite(x.decodeTokS)) {
+      x.boundTokS = (bw * 1e9) / x.weightBytes;
+      x.bandwidthPct = (100 * x.decodeTokS) / x.boundTokS;
+    }
+  }
+}
+if (pageErrors.length) results.pageErrors = pageErrors;
+
+// ---- report ----------------------------------------------------------------------
+fs.mkdirSync(path.dirname(jsonOut), { recursive: true });
+fs.writeFileSync(jsonOut, JSON.stringify(results, null, 2));
+log(`wrote ${jsonOut}`);
+const rep = render(results);
+console.log(rep.text);
+fs.writeFileSync(mdOut, rep.md);
+log(`wrote ${mdOut}`);
