@@ -194,8 +194,8 @@ async function bench(label, src, options, { promptLen = 64, genTokens = 64 } = {
     const m = globalThis.benchModel;
     const prompt = Array.from({ length: promptLen }, (_, i) => 5 + ((i * 37) % 200));
     // Warm-up (JIT tiering), then prefill and decode timings from the worker.
-    for await (const _ of m.generate(prompt.slice(0, 8), { maxTokens: 4, ignoreEOS: true })) { /* warm */ }
-    const it = m.generate(prompt, { maxTokens: genTokens, ignoreEOS: true });
+    for await (const _ of m.generate(prompt.slice(0, 8), { maxTokens: 4, temperature: 0, ignoreEOS: true })) { /* warm */ }
+    const it = m.generate(prompt, { maxTokens: genTokens, temperature: 0, ignoreEOS: true });
     for await (const _ of it) { /* count in stats */ }
     const st = it.stats;
     const mem = await m.memory();

@@ -157,7 +157,7 @@ export async function nodeGreedy(work, tokens) {
   const m = await loadModel(path.join(siteDir, 'models', MODEL));
   try {
     const ids = [];
-    for await (const t of m.generate(PROMPT, { maxTokens: tokens })) ids.push(t.id);
+    for await (const t of m.generate(PROMPT, { maxTokens: tokens, temperature: 0 })) ids.push(t.id);
     return ids;
   } finally {
     await m.dispose();

@@ -51,7 +51,7 @@ before(async () => {
   try {
     const model = await loadModel('./models/${MODEL}/');
     state.info = { ...model.info };
-    for await (const t of model.generate(${JSON.stringify(PROMPT)}, { maxTokens: 8 })) {
+    for await (const t of model.generate(${JSON.stringify(PROMPT)}, { maxTokens: 8, temperature: 0 })) {
       state.tokens.push(t.id);
       document.getElementById('out').textContent += t.text;
     }

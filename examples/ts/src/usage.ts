@@ -31,6 +31,8 @@ export async function demo(out: HTMLElement, files: File[]): Promise<string> {
     info.architecture, info.parameters, info.contextLength, info.trainingContext, info.layers, info.heads, info.hidden,
     info.vocab, info.quant, info.weightBytes, info.bos, info.eos, info.source, info.sourceKind, info.fileBytes,
     info.estimatedBytes, info.simd, info.threads, info.crossOriginIsolated, info.cached, info.runtime,
+    info.generationDefaults.temperature ?? null, info.generationDefaults.topK ?? null,
+    info.generationDefaults.topP ?? null, info.generationDefaults.repetitionPenalty ?? null,
     info.estimate ? info.estimate.load + info.estimate.estimate + info.estimate.limit : null,
     info.estimate?.architecture ?? null,
   ];
