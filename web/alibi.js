@@ -55,16 +55,24 @@ async function startWorker(baseURL) {
   }
   let w;
   const loc = globalThis.location;
+  const crossOrigin = loc && url.origin !== loc.origin;
   if (!baseURL) {
-    // The exact form Vite and webpack 5 recognize: they bundle worker.js with
-    // its imports and rewrite the URL. Keep it literal and on one expression.
-    w = new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: 'alibi' });
-  } else if (loc && url.origin !== loc.origin) {
+    try {
+      // The exact form Vite and webpack 5 recognize: they bundle worker.js with
+      // its imports and rewrite the URL. Keep it literal and on one expression.
+      w = new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: 'alibi' });
+    } catch (e) {
+      // alibi.js imported from another origin (a CDN) without baseURL: a
+      // worker script must be same-origin, so go through the blob below.
+      if (!crossOrigin) throw e;
+    }
+  }
+  if (!w && crossOrigin) {
     // A worker script must be same-origin: start a tiny same-origin module
     // that imports the real worker from the other origin (CORS applies).
     const src = `import ${JSON.stringify(url.href)};`;
     w = new Worker(URL.createObjectURL(new Blob([src], { type: 'text/javascript' })), { type: 'module', name: 'alibi' });
-  } else {
+  } else if (!w) {
     w = new Worker(url, { type: 'module', name: 'alibi' });
   }
   return {
