@@ -254,9 +254,11 @@ func chunkFile(src, name, outDir string, chunkSize int64) (File, error) {
 	width := max(3, len(fmt.Sprint(nChunks-1)))
 	for k, off := int64(0), int64(0); off < st.Size(); k++ {
 		size := min(chunkSize, st.Size()-off)
-		path := fmt.Sprintf("%s.%0*d", name, width, k)
+		// The chunk's name ends with the start of its SHA-256, so a CDN (and
+		// internal/webserve) may cache it as immutable: new contents, new name.
+		stem := fmt.Sprintf("%s.%0*d", name, width, k)
 		h := sha256.New()
-		tmp := filepath.Join(outDir, path+".tmp")
+		tmp := filepath.Join(outDir, stem+".tmp")
 		out, err := os.Create(tmp)
 		if err != nil {
 			return File{}, fmt.Errorf("webdir: %w", err)
@@ -265,6 +267,8 @@ func chunkFile(src, name, outDir string, chunkSize int64) (File, error) {
 		if cerr := out.Close(); err == nil {
 			err = cerr
 		}
+		sum := hex.EncodeToString(h.Sum(nil))
+		path := stem + "." + sum[:12]
 		if err == nil {
 			err = os.Rename(tmp, filepath.Join(outDir, path))
 		}
@@ -272,7 +276,7 @@ func chunkFile(src, name, outDir string, chunkSize int64) (File, error) {
 			os.Remove(tmp)
 			return File{}, fmt.Errorf("webdir: %s: %w", path, err)
 		}
-		f.Chunks = append(f.Chunks, Chunk{Path: path, Offset: off, Size: size, SHA256: hex.EncodeToString(h.Sum(nil))})
+		f.Chunks = append(f.Chunks, Chunk{Path: path, Offset: off, Size: size, SHA256: sum})
 		off += size
 	}
 	f.SHA256 = hex.EncodeToString(whole.Sum(nil))

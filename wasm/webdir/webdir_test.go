@@ -56,6 +56,10 @@ func TestConvertRoundTrip(t *testing.T) {
 				}
 				var joined []byte
 				for _, c := range f.Chunks {
+					// Content-addressed names: caches may keep them forever.
+					if !strings.HasSuffix(c.Path, "."+c.SHA256[:12]) || !strings.HasPrefix(c.Path, f.Name+".") {
+						t.Errorf("chunk %s of %s: name does not end with its hash %s", c.Path, f.Name, c.SHA256[:12])
+					}
 					cb, err := os.ReadFile(filepath.Join(out, c.Path))
 					if err != nil {
 						t.Fatal(err)
