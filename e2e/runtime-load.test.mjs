@@ -179,7 +179,7 @@ test('a model over the memory limit fails with memory before downloading', async
   await ctx.close();
   assert.equal(r.ok, false);
   assert.equal(r.type, 'memory', r.message);
-  assert.equal(server.requests().filter((q) => /\.safetensors\.\d+$/.test(q.path)).length, 0);
+  assert.equal(server.requests().filter((q) => /\.safetensors\.\d+\.[0-9a-f]{12}$/.test(q.path)).length, 0);
 });
 
 test('second load of a model fetches no weight bytes (web and HF sources)', async (t) => {
@@ -201,7 +201,7 @@ test('second load of a model fetches no weight bytes (web and HF sources)', asyn
       .reduce((s, q) => s + Math.max(0, q.bytes - (q.range === 'bytes=0-7' ? 8 : 0)), 0);
     const headerOnly = server.requests().filter((q) => q.path.endsWith('.safetensors')).every((q) => /^bytes=(0-7|8-\d+)$/.test(q.range));
     assert.ok(headerOnly, 'only header ranges of the safetensors file');
-    const chunkReqs = server.requests().filter((q) => /\.safetensors\.\d+$/.test(q.path));
+    const chunkReqs = server.requests().filter((q) => /\.safetensors\.\d+\.[0-9a-f]{12}$/.test(q.path));
     assert.equal(chunkReqs.length, 0, `chunks fetched again: ${JSON.stringify(chunkReqs)}`);
     const last = r2.events[r2.events.length - 1];
     assert.equal(last.network, 0, `${src}: second load network bytes`);
@@ -329,7 +329,7 @@ test('cache manager: list, storage estimate, delete; a deleted model downloads a
   const r2 = await inPage(page, { src: `/models/${f}/`, ids: [1], generate: false });
   await ctx.close();
   assert.ok(r2.ok, r2.message);
-  assert.ok(server.requests().some((q) => /\.safetensors\.\d+$/.test(q.path)), 'chunks fetched again');
+  assert.ok(server.requests().some((q) => /\.safetensors\.\d+\.[0-9a-f]{12}$/.test(q.path)), 'chunks fetched again');
   assert.equal(r2.events[r2.events.length - 1].network, r2.events[r2.events.length - 1].total);
 });
 
