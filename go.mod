@@ -7,3 +7,5 @@ require (
 	github.com/hack-pad/safejs v0.1.1
 	golang.org/x/text v0.44.0
 )
+
+require github.com/syumai/workers v0.32.0

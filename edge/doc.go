@@ -8,8 +8,10 @@
 // events) with the bundled model, loaded once per isolate.
 //
 // Files without build tags hold the logic and are tested natively
-// (go test ./edge/). The js/wasm files bridge to the custom glue in
-// edge/glue/worker.mjs, which keeps one Go instance alive per isolate. Built
+// (go test ./edge/). The js/wasm files serve it with github.com/syumai/workers
+// (workers.ServeNonBlock, workers.Ready, the cloudflare and r2 packages),
+// run by the glue in edge/glue/worker.mjs, which keeps one Go instance alive
+// per isolate instead of the library's instance per request. Built
 // natively, the command is a plain HTTP server over a site folder, for
 // debugging: go run ./edge -site build/site -addr 127.0.0.1:8788.
 package main

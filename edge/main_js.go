@@ -11,46 +11,59 @@ import (
 
 	"github.com/c9e48c40/alibi/internal/webserve"
 	"github.com/hack-pad/safejs"
+	"github.com/syumai/workers"
+	"github.com/syumai/workers/cloudflare"
+	"github.com/syumai/workers/cloudflare/r2"
 )
 
 func main() {
-	if err := run(); err != nil {
+	b, err := setup()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "edge:", err)
 		os.Exit(1)
 	}
-	select {} // serve for the life of the isolate
+	// syumai/workers registers binding.handleRequest; Ready tells the glue
+	// this instance can take requests. It then serves for the life of the
+	// isolate: workers.Serve would wait for workers.Done, which the library
+	// closes after the first response it pipes (see bridge_js.go).
+	workers.ServeNonBlock(b)
+	workers.Ready()
+	select {}
 }
 
-func run() error {
+// setup builds the App from the glue's host object (the site index) and the
+// Worker's environment (syumai/workers' cloudflare package: the R2 binding
+// MODELS and the ALIBI_MODEL_DIR variable).
+func setup() (*bridge, error) {
 	global := safejs.Global()
 	host, err := global.Get("__alibiEdge")
 	if err != nil || host.IsUndefined() {
-		return fmt.Errorf("globalThis.__alibiEdge is missing: use edge/glue/worker.mjs")
+		return nil, fmt.Errorf("globalThis.__alibiEdge is missing: use edge/glue/worker.mjs")
 	}
 	indexJSON, err := getString(host, "index")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	idx, err := parseIndex([]byte(indexJSON))
 	if err != nil {
-		return err
+		return nil, err
 	}
-	modelDir, err := getString(host, "modelDir")
-	if err != nil {
-		return err
+	modelDir := cloudflare.Getenv("ALIBI_MODEL_DIR")
+	if modelDir == "" {
+		modelDir = "models/brown-bloom"
 	}
-	hasR2 := false
-	if v, err := host.Get("hasR2"); err == nil {
-		hasR2, _ = v.Bool()
-	}
-	b := &bridge{host: host, reqs: map[int]*jsResponse{}}
+	b := &bridge{host: host, reqs: map[string]context.CancelFunc{}}
 	if v, err := host.Get("hasDigest"); err == nil {
 		b.hasDigest, _ = v.Bool()
 	}
 	src := &indexedSource{idx: idx, assets: jsStore{b: b, store: "assets"}}
-	if hasR2 {
+	if !cloudflare.GetBinding("MODELS").IsUndefined() {
+		bucket, err := r2.NewBucket("MODELS")
+		if err != nil {
+			return nil, fmt.Errorf("R2 binding MODELS: %w", err)
+		}
 		src.models = jsStore{b: b, store: "r2"}
-		src.r2stat = b.r2stat
+		src.r2stat = func(ctx context.Context, name string) (webserve.Entry, error) { return r2stat(bucket, name) }
 	}
 	b.app = NewApp(src, modelDir)
 	b.app.Logf = b.logf
@@ -71,53 +84,24 @@ func run() error {
 
 	api, err := safejs.ValueOf(map[string]any{})
 	if err != nil {
-		return err
-	}
-	handle, err := safejs.FuncOf(func(_ safejs.Value, args []safejs.Value) any {
-		if len(args) != 4 {
-			return nil
-		}
-		id, _ := args[0].Int()
-		reqJSON, _ := args[1].String()
-		var body []byte
-		if !args[2].IsNull() && !args[2].IsUndefined() {
-			n, _ := args[2].Length()
-			body = make([]byte, n)
-			safejs.CopyBytesToGo(body, args[2])
-		}
-		go b.handle(id, reqJSON, body, args[3])
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	pull, err := safejs.FuncOf(func(_ safejs.Value, args []safejs.Value) any {
-		if len(args) != 2 {
-			return nil
-		}
-		id, _ := args[0].Int()
-		go b.pull(id, args[1])
-		return nil
-	})
-	if err != nil {
-		return err
+		return nil, err
 	}
 	abort, err := safejs.FuncOf(func(_ safejs.Value, args []safejs.Value) any {
-		if len(args) != 1 {
-			return nil
+		if len(args) == 1 {
+			if id, err := args[0].String(); err == nil {
+				b.abort(id)
+			}
 		}
-		id, _ := args[0].Int()
-		b.abort(id)
 		return nil
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	api.Set("handle", handle.Value())
-	api.Set("pull", pull.Value())
 	api.Set("abort", abort.Value())
-	_, err = host.Call("register", api)
-	return err
+	if _, err := host.Call("register", api); err != nil {
+		return nil, err
+	}
+	return b, nil
 }
 
 func getString(v safejs.Value, key string) (string, error) {
@@ -141,28 +125,15 @@ func (b *bridge) yield(ctx context.Context) {
 }
 
 // r2stat looks a model file up in the R2 bucket (files the index lacks).
-func (b *bridge) r2stat(ctx context.Context, name string) (webserve.Entry, error) {
-	p, err := b.host.Call("r2head", name)
-	if err != nil {
-		return webserve.Entry{}, err
-	}
-	v, err := await(ctx, p)
+func r2stat(bucket *r2.Bucket, name string) (webserve.Entry, error) {
+	o, err := bucket.Head(name)
 	if err != nil {
 		return webserve.Entry{}, fmt.Errorf("edge: r2 head %s: %w", name, err)
 	}
-	if v.IsNull() || v.IsUndefined() {
+	if o == nil {
 		return webserve.Entry{}, fmt.Errorf("edge: %s: %w", name, fs.ErrNotExist)
 	}
-	sz, err := v.Get("size")
-	if err != nil {
-		return webserve.Entry{}, err
-	}
-	size, err := sz.Float()
-	if err != nil {
-		return webserve.Entry{}, err
-	}
-	etag, _ := getString(v, "etag")
-	return webserve.Entry{Size: int64(size), ETag: etag}, nil
+	return webserve.Entry{Size: int64(o.Size), ETag: o.HTTPETag}, nil
 }
 
 // jsStore opens byte ranges of the Worker's stores ("assets" or "r2").

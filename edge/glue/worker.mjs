@@ -1,12 +1,17 @@
-// alibi edge glue: keeps ONE Go instance alive per isolate (syumai/workers'
-// stock glue starts a fresh instance per request, which would reload the
-// model every time) and routes each request into it.
+// alibi edge glue: runs the Go Worker (github.com/syumai/workers) with ONE
+// Go instance per isolate. syumai/workers' stock glue (worker.mjs from
+// workers-assets-gen) starts a fresh instance for every request, which would
+// reload the model every time; this file instantiates Go once, with the
+// library's `workers.ready` import and its runtime context
+// (globalThis.context = { env, ctx, binding }), and then hands every request
+// to the `binding.handleRequest` the library registers.
 //
-// Protocol with Go (edge/bridge_js.go): Go registers {handle, pull, abort}
-// through globalThis.__alibiEdge.register; this file supplies the host side
-// (stores, yield, log). Completion requests (POST /v1/...) are serialized
-// here, one at a time per isolate, in arrival order, so that all of a
-// generation's JS calls (timers, pulls) run in its own request's context.
+// It also supplies, on globalThis.__alibiEdge, what the library has no API
+// for (see edge/bridge_js.go): ranged reads of the static assets and of R2
+// with the runtime's native SHA-256, response bodies streamed straight from
+// those stores, pull streams for server-sent events, a yield to the event
+// loop, and the request bookkeeping below. Completion requests (POST /v1/...)
+// are serialized here, one at a time per isolate, in arrival order.
 import './wasm_exec.js';
 import goModule from './edge.wasm';
 import kernelsModule from './kernels.wasm';
@@ -14,36 +19,70 @@ import siteIndex from './site-index.json';
 import { simdImports } from './simd-host.mjs';
 
 const MAX_API_WAITING = 64; // completions waiting behind the running one; more is 503
+const ID_HEADER = 'X-Alibi-Edge-Request'; // edge/bridge_js.go requestIDHeader
 
-let starting = null; // Promise<api> of the live Go instance
+let starting = null; // Promise<{ binding, api }> of the live Go instance
+let runtimeContext = null; // syumai/workers' runtime context of that instance
 let nextId = 1;
 const stats = { instances: 0, startMs: 0, simd: false };
+const finishers = new Map(); // request id -> called when Go's handler returns
 
-function startGo(env) {
-  if (starting) return starting;
+// syumai/workers' jsutil.TryCatch calls this (its stock worker.mjs defines it).
+globalThis.tryCatch = (fn) => {
+  try {
+    return { result: fn() };
+  } catch (e) {
+    return { error: e };
+  }
+};
+
+function startGo(env, ctx) {
+  if (starting) {
+    runtimeContext.ctx = ctx; // the newest request's ExecutionContext
+    return starting;
+  }
   starting = new Promise((resolve, reject) => {
     const t0 = Date.now();
+    let api = null;
+    let ready = false;
+    const binding = {};
+    runtimeContext = { env, ctx, binding };
+    globalThis.context = runtimeContext; // read by syumai/workers when Go starts
+    const maybeResolve = () => {
+      if (api && ready) {
+        stats.startMs = Date.now() - t0;
+        resolve({ binding, api });
+      }
+    };
     globalThis.__alibiEdge = {
       index: JSON.stringify(siteIndex),
-      hasR2: !!env.MODELS,
       hasDigest: HAS_DIGEST,
-      modelDir: env.ALIBI_MODEL_DIR || 'models/brown-bloom',
       open: (store, key, offset, length) => openRange(env, store, key, offset, length).then((b) => b && coalescing(b.getReader())),
-      r2head: async (key) => {
-        const o = await env.MODELS.head(key);
-        return o ? { size: o.size, etag: o.httpEtag } : null;
+      body: (store, key, offset, length) => openRange(env, store, key, offset, length).then((b) => b && withLength(b, length)),
+      stream: (pull, cancel) => new ReadableStream({
+        pull: (c) => new Promise((res) => pull((chunk) => {
+          if (chunk) c.enqueue(chunk);
+          else c.close();
+          res();
+        })),
+        cancel: () => cancel(),
+      }, { highWaterMark: 0 }),
+      finished: (id) => {
+        const f = finishers.get(id);
+        if (f) { finishers.delete(id); f(); }
       },
       yield: () => new Promise((r) => setTimeout(r, 0)),
       log: (s) => console.log(s),
       stats,
-      register: (api) => {
-        stats.startMs = Date.now() - t0;
-        resolve(api);
-      },
+      register: (a) => { api = a; maybeResolve(); },
     };
     const go = new Go();
     const simd = simdImports();
-    const instance = new WebAssembly.Instance(goModule, { ...go.importObject, ...simd.importObject });
+    const instance = new WebAssembly.Instance(goModule, {
+      ...go.importObject,
+      ...simd.importObject,
+      workers: { ready: () => { ready = true; maybeResolve(); } },
+    });
     try {
       stats.simd = env.ALIBI_SIMD === '0' ? false : simd.bind(instance, kernelsModule, { warmUp: true });
     } catch (e) {
@@ -53,7 +92,7 @@ function startGo(env) {
     const exited = (e) => {
       console.error('alibi edge: Go instance exited', e || '');
       starting = null;
-      failPending();
+      failPending(e);
       reject(e || new Error('alibi edge: Go exited'));
     };
     go.run(instance).then(() => exited(), exited);
@@ -97,19 +136,18 @@ function grantNext() {
   }
 }
 
-// Calls into Go that are still waiting for an answer; if the Go instance
-// exits (a crash), they are answered so that no request hangs.
+// Requests still waiting for Go's answer; if the Go instance exits (a
+// crash), they are answered so that no request hangs.
 const pending = new Set();
-const CRASHED_RESPONSE = [JSON.stringify({ status: 500, headers: [['Content-Type', 'text/plain; charset=utf-8']], body: 'none' }), null, true];
-function goCall(fn, onCrash = CRASHED_RESPONSE) {
-  return new Promise((resolve) => {
-    const entry = { resolve, onCrash };
+function goCall(promise) {
+  return new Promise((resolve, reject) => {
+    const entry = { reject };
     pending.add(entry);
-    fn((...args) => { pending.delete(entry); resolve(args); });
+    promise.then((v) => { pending.delete(entry); resolve(v); }, (e) => { pending.delete(entry); reject(e); });
   });
 }
-function failPending() {
-  for (const e of pending) e.resolve(e.onCrash);
+function failPending(e) {
+  for (const entry of pending) entry.reject(e || new Error('alibi edge: Go exited'));
   pending.clear();
 }
 
@@ -228,16 +266,18 @@ async function readBody(request) {
 }
 
 async function handle(request, env, ctx) {
-  const api = await startGo(env);
+  const { binding, api } = await startGo(env, ctx);
   const url = new URL(request.url);
   const serialized = request.method === 'POST' && url.pathname.startsWith('/v1/');
   let release = null;
   let finish = () => {};
-  let body;
-  try {
-    body = await readBody(request); // before queueing: a slow upload must not hold the line
-  } catch {
-    return jsonError(400, 'bad_body', 'could not read the request body');
+  let body = null;
+  if (request.method !== 'GET' && request.method !== 'HEAD') {
+    try {
+      body = await readBody(request); // before queueing: a slow upload must not hold the line
+    } catch {
+      return jsonError(400, 'bad_body', 'could not read the request body');
+    }
   }
   if (serialized) {
     if (apiWaiting >= MAX_API_WAITING) return jsonError(503, 'overloaded', 'too many requests are waiting; retry later');
@@ -248,46 +288,33 @@ async function handle(request, env, ctx) {
     if (!release) { finish(); return jsonError(499, 'client_closed', 'client closed the request'); }
   }
   let released = false;
-  const done = () => { if (!released) { released = true; if (release) release(); finish(); } };
-  const id = nextId++;
+  const id = String(nextId++);
   const onAbort = () => api.abort(id);
-  const unlisten = () => { if (request.signal) request.signal.removeEventListener('abort', onAbort); };
+  const done = () => {
+    if (released) return;
+    released = true;
+    finishers.delete(id);
+    if (request.signal) request.signal.removeEventListener('abort', onAbort);
+    if (release) release();
+    finish();
+  };
   try {
     if (request.signal && request.signal.aborted) { done(); return jsonError(499, 'client_closed', 'client closed the request'); }
-    const meta = { method: request.method, url: request.url, headers: [...request.headers] };
+    const headers = new Headers(request.headers);
+    headers.set(ID_HEADER, id); // replaces any value the client sent
+    // What syumai/workers' jshttp.ToRequest reads (url, method, headers,
+    // body). Not a new Request: its constructor would normalize the URL
+    // (/%2e/x/.. -> /), and Go must see the path exactly as sent.
+    const goRequest = { url: request.url, method: request.method, headers, body: body ? new Response(body).body : null };
+    finishers.set(id, done); // Go calls finished(id) when its handler returns
     if (request.signal) request.signal.addEventListener('abort', onAbort);
-    const [metaJSON, bytes, crashed] = await goCall((cb) => api.handle(id, JSON.stringify(meta), body, cb));
-    const m = JSON.parse(metaJSON);
-    const headers = new Headers(m.headers);
-    const noBody = request.method === 'HEAD' || [101, 204, 205, 304].includes(m.status);
-    let respBody = null;
-    if (m.body === 'stream' && !crashed) {
-      const end = () => { unlisten(); done(); };
-      respBody = new ReadableStream({
-        pull: async (c) => {
-          const [chunk] = await goCall((cb) => api.pull(id, cb), [null]);
-          if (chunk) c.enqueue(chunk);
-          else { c.close(); end(); }
-        },
-        cancel: () => { api.abort(id); end(); },
-      }, { highWaterMark: 0 });
-      if (noBody) { respBody.cancel(); respBody = null; }
-    } else {
-      unlisten();
-      done();
-      if (!noBody) {
-        if (m.body === 'bytes') respBody = bytes;
-        else if (m.body === 'ref') {
-          const r = m.ref;
-          const s = await openRange(env, r.store, r.key, r.offset, r.length);
-          if (!s) return jsonError(502, 'store_error', 'file missing from the store');
-          respBody = withLength(s, r.length);
-        }
-      }
+    const res = await goCall(binding.handleRequest(goRequest));
+    if (request.method === 'HEAD' && res.body) {
+      res.body.cancel().catch(() => {});
+      return new Response(null, { status: res.status, headers: res.headers });
     }
-    return new Response(respBody, { status: m.status, headers });
+    return res;
   } catch (e) {
-    unlisten();
     done();
     console.error('alibi edge:', e && e.stack || e);
     return jsonError(500, 'internal', 'internal error');
@@ -297,4 +324,3 @@ async function handle(request, env, ctx) {
 export default {
   fetch: handle,
 };
-

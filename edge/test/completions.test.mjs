@@ -68,6 +68,7 @@ test('cold vs warm completion latency (one Go instance per isolate, model loaded
   }
   const st = await status();
   assert.equal(st.model_loads, 1, 'model loaded more than once');
+  assert.equal(st.go_instances, 1, 'more than one Go instance (syumai/workers stock glue behaviour)');
   const msg = `cold ${times[0].toFixed(0)} ms (model load ${st.model_load_ms} ms), warm ${times.slice(1).map((x) => x.toFixed(0)).join('/')} ms for 8 tokens`;
   t.diagnostic(msg);
   console.log('# edge latency:', msg);
