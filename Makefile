@@ -71,10 +71,13 @@ test-go:
 	ALIBI_FULL=1 $(GO) test ./...
 
 # Under js/wasm the runner in tools/wasmexec supplies the SIMD kernels, so the
-# SIMD path is what these tests exercise (ALIBI_SIMD=0 forces pure Go).
+# SIMD path is what these tests exercise (ALIBI_SIMD=0 forces pure Go;
+# ALIBI_THREADS=2 runs Go on a shared memory with a kernel thread, and all the
+# numerics goldens again). -count=1: the test cache does not see ALIBI_THREADS.
 test-wasm: build-deps
 	$(GOJS) $(GO) test -exec=$(WASMEXEC) $(WASM_PKGS)
 	ALIBI_SIMD=0 $(GOJS) $(GO) test -exec=$(WASMEXEC) ./engine/kernels/...
+	ALIBI_THREADS=2 $(GOJS) $(GO) test -count=1 -exec=$(WASMEXEC) ./engine/... ./wasm/...
 
 test-js: npm-deps
 	node --test web/test/ engine/kernels/simd/

@@ -53,6 +53,10 @@ async function loadKernels() {
   return compileKernels(bytes);
 }
 
+const threads = Number(process.env.ALIBI_THREADS || 1);
+const { sharedMemoryFor, startPool, threadedImports, patchForSharedMemory } = await import(
+  pathToFileURL(path.join(repo, 'engine', 'kernels', 'simd', 'threads.mjs')).href);
+
 const go = new Go();
 go.argv = process.argv.slice(2);
 go.env = Object.assign({ TMPDIR: os.tmpdir() }, process.env);
@@ -61,10 +65,28 @@ const simd = simdImports();
 Object.assign(go.importObject, simd.importObject);
 
 try {
-  const [kernels, { instance }] = await Promise.all([
-    loadKernels(),
-    WebAssembly.instantiate(fs.readFileSync(process.argv[2]), go.importObject),
-  ]);
+  let kernels, instance;
+  if (threads > 1) {
+    // A binary rewritten by tools/wasmshared (go_js_wasm_exec does it): Go's
+    // memory is the shared import env.memory, and kernel threads share it.
+    const goModule = await WebAssembly.compile(fs.readFileSync(process.argv[2]));
+    const memory = sharedMemoryFor(goModule);
+    if (!memory) throw new Error('wasm_exec_node: ALIBI_THREADS needs a binary rewritten by tools/wasmshared');
+    kernels = await loadKernels();
+    if (!kernels) throw new Error('wasm_exec_node: ALIBI_THREADS needs the kernel module');
+    const { Worker } = await import('node:worker_threads');
+    const threadURL = pathToFileURL(path.join(repo, 'engine', 'kernels', 'simd', 'thread.mjs'));
+    const pool = await startPool({ module: kernels, memory, threads, spawn: () => new Worker(threadURL) });
+    for (const h of pool.helpers) h.worker.unref();
+    patchForSharedMemory(globalThis);
+    go.importObject.alibi_simd = threadedImports(simd.imports, pool);
+    instance = new WebAssembly.Instance(goModule, { ...go.importObject, env: { memory } });
+  } else {
+    [kernels, { instance }] = await Promise.all([
+      loadKernels(),
+      WebAssembly.instantiate(fs.readFileSync(process.argv[2]), go.importObject),
+    ]);
+  }
   // Benchmarks: tier the kernels up before Go times anything.
   const benchmarking = go.argv.some((a) => /^-test\.bench(=|$)/.test(a) && !/^-test\.bench=(\^\$)?$/.test(a));
   simd.bind(instance, kernels, { warmUp: benchmarking });

@@ -115,10 +115,19 @@ export function warmUp(module) {
   if (warmed.has(module)) return 0;
   warmed.add(module);
   const t0 = Date.now();
-  const mem = new WebAssembly.Memory({ initial: 2 }); // 128 KiB
+  // 128 KiB; shared when the module is the kernel-threads build (threads.mjs),
+  // whose memory import only links to a shared memory.
+  let mem = new WebAssembly.Memory({ initial: 2 });
+  let K;
+  try {
+    K = new WebAssembly.Instance(module, { env: { mem } }).exports;
+  } catch (e) {
+    if (!(e instanceof WebAssembly.LinkError)) throw e;
+    mem = new WebAssembly.Memory({ initial: 2, maximum: 2, shared: true });
+    K = new WebAssembly.Instance(module, { env: { mem } }).exports;
+  }
   const f = new Float32Array(mem.buffer);
   for (let i = 0; i < f.length; i++) f[i] = ((i * 7919) % 13) / 13 - 0.5;
-  const K = new WebAssembly.Instance(module, { env: { mem } }).exports;
   // byte layout: dst 0..4K, w 4K..36K (f32 64x128 or int8), x 36K..52K,
   // scales 52K..56K, scratch 56K..
   const dst = 0, w = 4096, x = 36864, s = 53248, scr = 57344;

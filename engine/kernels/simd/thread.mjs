@@ -1,0 +1,56 @@
+// thread.mjs: a kernel thread (see threads.mjs). Runs in a browser module
+// Worker or a Node worker_threads Worker. Its first message is
+// { module, memory, ctrl }: the shared-memory kernels (kernels-mt.wasm), the
+// Go instance's shared memory, and this thread's control block. It answers
+// { ready: true } (or { error }) and from then on serves jobs from the
+// control block only, sleeping in Atomics.wait between them, until the
+// worker is terminated.
+//
+// Self-contained (the site serves it as simd-thread.mjs next to
+// simd-threads.mjs): the protocol constants below are threads.mjs's, which
+// threads.test.mjs checks.
+
+export const OPS = Object.freeze({ matvec: 1, matmul: 2, matvec_q8: 3, matmul_q8: 4 });
+export const SEQ = 0, DONE = 1, ERR = 2, OP = 3, ARGS = 4;
+const SPIN = 1 << 14; // as threads.mjs: spin a little before sleeping
+
+function serve({ module, memory, ctrl }, reply) {
+  let K;
+  try {
+    K = new WebAssembly.Instance(module, { env: { mem: memory } }).exports;
+  } catch (e) {
+    reply({ error: String(e && e.message || e) });
+    return;
+  }
+  const c = new Int32Array(ctrl);
+  let seen = Atomics.load(c, SEQ); // before the reply: the first job may follow it at once
+  reply({ ready: true });
+  for (;;) {
+    let spins = 0;
+    while (Atomics.load(c, SEQ) === seen) {
+      if (++spins > SPIN) { Atomics.wait(c, SEQ, seen); spins = 0; }
+    }
+    seen = Atomics.load(c, SEQ);
+    const a = ARGS;
+    try {
+      switch (c[OP]) {
+        case OPS.matvec: K.matvec(c[a], c[a + 1], c[a + 2], c[a + 3], c[a + 4]); break;
+        case OPS.matmul: K.matmul(c[a], c[a + 1], c[a + 2], c[a + 3], c[a + 4], c[a + 5]); break;
+        case OPS.matvec_q8: K.matvec_q8(c[a], c[a + 1], c[a + 2], c[a + 3], c[a + 4], c[a + 5], c[a + 6], c[a + 7]); break;
+        case OPS.matmul_q8: K.matmul_q8(c[a], c[a + 1], c[a + 2], c[a + 3], c[a + 4], c[a + 5], c[a + 6], c[a + 7], c[a + 8]); break;
+        default: c[ERR] = -1;
+      }
+    } catch {
+      c[ERR] = 1;
+    }
+    Atomics.store(c, DONE, seen);
+    Atomics.notify(c, DONE);
+  }
+}
+
+if (typeof WorkerGlobalScope !== 'undefined' && globalThis instanceof WorkerGlobalScope) {
+  self.addEventListener('message', (e) => serve(e.data, (m) => self.postMessage(m)), { once: true });
+} else if (typeof process !== 'undefined' && process.versions && process.versions.node) {
+  const { parentPort, isMainThread } = await import(/* webpackIgnore: true */ 'node:worker_threads');
+  if (!isMainThread && parentPort) parentPort.once('message', (m) => serve(m, (r) => parentPort.postMessage(r)));
+}

@@ -1,0 +1,242 @@
+// threads.mjs: kernel threads for the Go engine. Go's js/wasm has no
+// threads, but its SIMD128 kernels are plain functions over Go's linear
+// memory. When that memory is a shared WebAssembly.Memory (the Go binary
+// rewritten by internal/wasmbin: alibi-mt.wasm, whose memory is the import
+// env.memory), extra workers can instantiate the kernels (kernels-mt.wasm,
+// same code, shared memory import) against it and take part of each large
+// kernel call: Go calls matvec through its `alibi_simd` import as always;
+// the trampoline here hands rows (or tokens) [r1, rows) to the helper
+// threads, runs [0, r1) itself and waits for them with Atomics. Each output
+// element is computed by the same kernel code on the same inputs, so the
+// results are bit for bit those of one thread.
+//
+// Usage (after simdImports() from host.mjs; plain ES module):
+//
+//   const memory = sharedMemoryFor(goModule);           // null: not a threads build
+//   const pool = await startPool({ module: kernelsMT, memory, threads: 2, spawn });
+//   const imports = threadedImports(simd.imports, pool);  // give these to Go
+//   const instance = new WebAssembly.Instance(goModule, { ...go.importObject,
+//     alibi_simd: imports, env: { memory } });
+//   simd.bind(instance, kernelsMT);
+//
+// spawn() must return a started worker running thread.mjs (a browser module
+// Worker, or a Node worker_threads Worker) with postMessage and terminate:
+// the caller knows where thread.mjs is served (simd-thread.mjs in the site).
+
+/** Custom section with the shared memory's limits (internal/wasmbin). */
+export const LIMITS_SECTION = 'alibi.shared_memory';
+
+/** Kernels that are split across threads, and their op codes in thread.mjs. */
+export const OPS = Object.freeze({ matvec: 1, matmul: 2, matvec_q8: 3, matmul_q8: 4 });
+
+// Control block (Int32Array over a SharedArrayBuffer), one per helper:
+// [SEQ] bumped by the caller for each job, [DONE] set to SEQ by the helper
+// when the job is finished, [ERR] non-zero when it threw, [OP], then args.
+export const SEQ = 0, DONE = 1, ERR = 2, OP = 3, ARGS = 4, CTRL_INTS = 16;
+
+// Splits are at multiples of ALIGN rows or tokens, so each part starts a
+// kernel's row or token block where one thread would: the results stay
+// identical to one thread's whatever blocking the kernels use.
+const ALIGN = 16;
+// Below this many multiply-adds a call is not worth a hand-off.
+const MIN_WORK = 1 << 17;
+// Spins before sleeping on Atomics.wait: a decode step issues a kernel call
+// every few hundred microseconds, and waking a sleeping thread costs tens.
+const SPIN = 1 << 14;
+
+/**
+ * The shared memory a threads build of the Go binary imports, or null when
+ * the module is an ordinary build (no LIMITS_SECTION).
+ * @param {WebAssembly.Module} goModule
+ */
+export function sharedMemoryFor(goModule) {
+  const secs = WebAssembly.Module.customSections(goModule, LIMITS_SECTION);
+  if (!secs.length) return null;
+  const v = new DataView(secs[0]);
+  return new WebAssembly.Memory({ initial: v.getUint32(0, true), maximum: v.getUint32(4, true), shared: true });
+}
+
+/**
+ * Go's wasm_exec.js hands views of its memory to TextDecoder.decode and
+ * crypto.getRandomValues, which refuse views of a SharedArrayBuffer; this
+ * wraps both (in the given global scope) to copy such views. Idempotent.
+ * @param {any} scope globalThis of the thread that runs Go
+ */
+export function patchForSharedMemory(scope) {
+  const TD = scope.TextDecoder && scope.TextDecoder.prototype;
+  if (TD && !TD.decode.alibiShared) {
+    const decode = TD.decode;
+    TD.decode = function (input, opts) {
+      if (input && input.buffer instanceof SharedArrayBuffer) {
+        input = new Uint8Array(input.buffer, input.byteOffset, input.byteLength).slice();
+      }
+      return decode.call(this, input, opts);
+    };
+    TD.decode.alibiShared = true;
+  }
+  const c = scope.crypto;
+  if (c && c.getRandomValues && !c.getRandomValues.alibiShared) {
+    const grv = c.getRandomValues.bind(c);
+    const patched = (view) => {
+      if (view && view.buffer instanceof SharedArrayBuffer) {
+        const copy = new view.constructor(view.length);
+        grv(copy);
+        view.set(copy);
+        return view;
+      }
+      return grv(view);
+    };
+    patched.alibiShared = true;
+    try {
+      c.getRandomValues = patched;
+    } catch { /* read-only: Go's use of it fails loudly */ }
+  }
+}
+
+/** Whether this JS context can share memory with workers. */
+export function threadsSupported() {
+  if (typeof SharedArrayBuffer === 'undefined' || typeof Atomics === 'undefined') return false;
+  // Browsers expose SharedArrayBuffer only to cross-origin isolated pages.
+  if (typeof globalThis.crossOriginIsolated === 'boolean' && !globalThis.crossOriginIsolated) return false;
+  try {
+    new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Starts threads-1 helper threads, each with its own instance of the kernels
+ * over memory. Resolves to a pool once every helper is ready; rejects (and
+ * stops the ones started) when one cannot start.
+ * @param {{ module: WebAssembly.Module, memory: WebAssembly.Memory, threads: number,
+ *   spawn: (url: URL) => any, timeoutMs?: number }} opts
+ */
+export async function startPool({ module, memory, threads, spawn, timeoutMs = 10000 }) {
+  const helpers = [];
+  const stop = () => { for (const h of helpers) { try { h.worker.terminate(); } catch { /* gone */ } } };
+  try {
+    await Promise.all(Array.from({ length: Math.max(0, threads - 1) }, async () => {
+      const ctrl = new Int32Array(new SharedArrayBuffer(CTRL_INTS * 4));
+      const worker = await spawn();
+      helpers.push({ worker, ctrl, seq: 0 });
+      await new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('alibi threads: a kernel thread did not start')), timeoutMs);
+        const onMessage = (e) => {
+          const m = e && e.data !== undefined ? e.data : e;
+          clearTimeout(timer);
+          if (m && m.ready) resolve();
+          else reject(new Error(`alibi threads: a kernel thread failed: ${m && m.error}`));
+        };
+        const onError = (e) => { clearTimeout(timer); reject(new Error(`alibi threads: a kernel thread failed: ${e && (e.message || e)}`)); };
+        if (typeof worker.once === 'function') { worker.once('message', onMessage); worker.once('error', onError); } else {
+          worker.addEventListener('message', onMessage, { once: true });
+          worker.addEventListener('error', onError, { once: true });
+        }
+        worker.postMessage({ module, memory, ctrl: ctrl.buffer });
+      });
+    }));
+  } catch (e) {
+    stop();
+    throw e;
+  }
+  return {
+    threads: helpers.length + 1,
+    helpers,
+    close: stop,
+  };
+}
+
+function post(h, op, args) {
+  const c = h.ctrl;
+  c[OP] = op;
+  for (let i = 0; i < args.length; i++) c[ARGS + i] = args[i];
+  h.seq = (h.seq + 1) | 0;
+  Atomics.store(c, SEQ, h.seq);
+  Atomics.notify(c, SEQ);
+}
+
+function wait(h) {
+  const c = h.ctrl;
+  let spins = 0;
+  while (Atomics.load(c, DONE) !== h.seq) {
+    if (++spins > SPIN) Atomics.wait(c, DONE, Atomics.load(c, DONE), 1);
+  }
+  if (c[ERR]) {
+    const code = c[ERR];
+    c[ERR] = 0;
+    throw new WebAssembly.RuntimeError(`alibi threads: kernel op ${c[OP]} failed in a helper thread (${code})`);
+  }
+}
+
+/**
+ * Returns a copy of imports (host.mjs simdImports().imports) whose large
+ * matvec, matmul, matvec_q8 and matmul_q8 calls are shared with the pool's
+ * helpers. Other kernels run as before.
+ * @param {Record<string, Function>} imports
+ * @param {{ threads: number, helpers: any[] }} pool
+ */
+export function threadedImports(imports, pool) {
+  const parts = pool.threads;
+  const hs = pool.helpers;
+  if (parts < 2) return { ...imports };
+  // bounds(n) splits n into `parts` ranges at multiples of ALIGN.
+  const bounds = (n) => {
+    const b = [0];
+    for (let i = 1; i < parts; i++) b.push(Math.min(n, Math.floor((n * i) / parts / ALIGN) * ALIGN));
+    b.push(n);
+    return b;
+  };
+  const out = { ...imports };
+
+  // Rows split: dst[r], W row r. matvec(dst, w, x, rows, cols).
+  out.matvec = (dst, w, x, rows, cols) => {
+    if (rows < parts * ALIGN || rows * cols < MIN_WORK) return imports.matvec(dst, w, x, rows, cols);
+    const b = bounds(rows);
+    for (let i = 1; i < parts; i++) {
+      post(hs[i - 1], OPS.matvec, [dst + b[i] * 4, w + b[i] * cols * 4, x, b[i + 1] - b[i], cols]);
+    }
+    imports.matvec(dst, w, x, b[1], cols);
+    for (let i = 1; i < parts; i++) wait(hs[i - 1]);
+  };
+
+  // matvec_q8(dst, w, scales, x, rows, cols, block, scratch): each thread
+  // quantizes x into the same scratch, writing the same bytes.
+  out.matvec_q8 = (dst, w, s, x, rows, cols, block, scratch) => {
+    if (rows < parts * ALIGN || rows * cols < MIN_WORK) return imports.matvec_q8(dst, w, s, x, rows, cols, block, scratch);
+    const b = bounds(rows);
+    const srow = (cols / block) * 4;
+    for (let i = 1; i < parts; i++) {
+      post(hs[i - 1], OPS.matvec_q8, [dst + b[i] * 4, w + b[i] * cols, s + b[i] * srow, x, b[i + 1] - b[i], cols, block, scratch]);
+    }
+    imports.matvec_q8(dst, w, s, x, b[1], cols, block, scratch);
+    for (let i = 1; i < parts; i++) wait(hs[i - 1]);
+  };
+
+  // Tokens split: dst row t, x row t. matmul(dst, x, w, n, rows, cols).
+  out.matmul = (dst, x, w, n, rows, cols) => {
+    if (n < parts * ALIGN || n * rows * cols < MIN_WORK) return imports.matmul(dst, x, w, n, rows, cols);
+    const b = bounds(n);
+    for (let i = 1; i < parts; i++) {
+      post(hs[i - 1], OPS.matmul, [dst + b[i] * rows * 4, x + b[i] * cols * 4, w, b[i + 1] - b[i], rows, cols]);
+    }
+    imports.matmul(dst, x, w, b[1], rows, cols);
+    for (let i = 1; i < parts; i++) wait(hs[i - 1]);
+  };
+
+  // matmul_q8(dst, x, w, scales, n, rows, cols, block, scratch): scratch holds
+  // 68*(cols/32) bytes per token; each part gets the slice of its tokens.
+  out.matmul_q8 = (dst, x, w, s, n, rows, cols, block, scratch) => {
+    if (n < parts * ALIGN || n * rows * cols < MIN_WORK) return imports.matmul_q8(dst, x, w, s, n, rows, cols, block, scratch);
+    const b = bounds(n);
+    const per = 68 * (cols >> 5);
+    for (let i = 1; i < parts; i++) {
+      post(hs[i - 1], OPS.matmul_q8, [dst + b[i] * rows * 4, x + b[i] * cols * 4, w, s, b[i + 1] - b[i], rows, cols, block,
+        scratch + b[i] * per]);
+    }
+    imports.matmul_q8(dst, x, w, s, b[1], rows, cols, block, scratch);
+    for (let i = 1; i < parts; i++) wait(hs[i - 1]);
+  };
+  return out;
+}

@@ -1,0 +1,122 @@
+// node --test engine/kernels/simd/  (needs build/kernels/kernels.wasm, as
+// host.test.mjs, and Go to make its shared-memory variant with
+// tools/wasmshared; skipped without them unless ALIBI_FULL=1)
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { Worker } from 'node:worker_threads';
+import { fileURLToPath } from 'node:url';
+import { simdImports } from './host.mjs';
+import * as threadsMod from './threads.mjs';
+import * as threadMod from './thread.mjs';
+
+const { startPool, threadedImports, sharedMemoryFor, threadsSupported, LIMITS_SECTION } = threadsMod;
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repo = path.resolve(here, '../../..');
+const wasmPath = process.env.ALIBI_KERNELS_WASM || path.join(repo, 'build/kernels/kernels.wasm');
+let skip = false;
+if (!fs.existsSync(wasmPath)) skip = `no ${wasmPath} (run tools/wasmexec/build-kernels.sh)`;
+let mtPath = null;
+if (!skip) {
+  mtPath = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'alibi-threads-')), 'kernels-mt.wasm');
+  const r = spawnSync('go', ['run', './tools/wasmshared', '-import', '-o', mtPath, wasmPath], { cwd: repo, encoding: 'utf8' });
+  if (r.status !== 0) skip = `go run ./tools/wasmshared failed: ${r.stderr || r.error}`;
+}
+if (skip && process.env.ALIBI_FULL === '1') throw new Error(`ALIBI_FULL=1: ${skip}`);
+after(() => { if (mtPath) fs.rmSync(path.dirname(mtPath), { recursive: true, force: true }); });
+
+const spawn = () => new Worker(new URL('./thread.mjs', import.meta.url));
+
+// A deterministic pseudo-random fill in [-0.5, 0.5).
+function fill(f, off, n, seed) {
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    f[off + i] = s / 4294967296 - 0.5;
+  }
+}
+
+test('threadsSupported in Node; thread.mjs speaks threads.mjs\'s protocol', () => {
+  assert.equal(threadsSupported(), true);
+  for (const k of ['SEQ', 'DONE', 'ERR', 'OP', 'ARGS']) assert.equal(threadMod[k], threadsMod[k], k);
+  assert.deepEqual(threadMod.OPS, threadsMod.OPS);
+});
+
+test('sharedMemoryFor: null for an ordinary module, the limits of a threads build', async () => {
+  const plain = await WebAssembly.compile(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]));
+  assert.equal(sharedMemoryFor(plain), null);
+  const name = new TextEncoder().encode(LIMITS_SECTION);
+  const body = [name.length, ...name, 3, 0, 0, 0, 16, 0, 0, 0];
+  const withLimits = await WebAssembly.compile(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 0, body.length, ...body]));
+  const mem = sharedMemoryFor(withLimits);
+  assert.ok(mem.buffer instanceof SharedArrayBuffer);
+  assert.equal(mem.buffer.byteLength, 3 * 65536);
+  mem.grow(13);
+  assert.throws(() => mem.grow(1), RangeError, 'maximum 16 pages');
+});
+
+test('threaded kernels equal one thread bit for bit (2 and 3 threads, odd shapes)', { skip }, async () => {
+  const module = await WebAssembly.compile(fs.readFileSync(mtPath));
+  const memory = new WebAssembly.Memory({ initial: 1024, maximum: 4096, shared: true }); // 64 MiB
+  const fakeGo = { exports: { mem: memory } };
+  const simd = simdImports();
+  assert.equal(simd.bind(fakeGo, module, { warmUp: true }), true);
+  const one = simd.imports;
+  for (const threads of [2, 3]) {
+    const pool = await startPool({ module, memory, threads, spawn });
+    try {
+      assert.equal(pool.threads, threads);
+      const par = threadedImports(one, pool);
+      const f = new Float32Array(memory.buffer);
+      const i8 = new Int8Array(memory.buffer);
+      for (const [rows, cols, n] of [[1027, 333, 37], [4096, 256, 64], [64, 2048, 33], [2000, 1024, 3]]) {
+        // byte layout: w f32, x f32 (n rows), dstA, dstB, q8 w, scales, scratch
+        const W = 1 << 20, X = W + rows * cols * 4, DA = X + n * cols * 4 + 64, DB = DA + n * rows * 4 + 64;
+        const Q = DB + n * rows * 4 + 64, S = Q + rows * cols + 64, SCR = S + rows * cols + 64;
+        fill(f, W / 4, rows * cols, rows);
+        fill(f, X / 4, n * cols, cols);
+        const check = (what, len) => {
+          const a = f.subarray(DA / 4, DA / 4 + len), b = f.subarray(DB / 4, DB / 4 + len);
+          for (let i = 0; i < len; i++) {
+            if (!Object.is(a[i], b[i])) assert.fail(`${what} ${rows}x${cols} n=${n} threads=${threads}: [${i}] ${a[i]} != ${b[i]}`);
+          }
+          assert.ok(a.some((v) => v !== 0), `${what}: all zero`);
+        };
+        const reset = (len) => { f.fill(7, DA / 4, DA / 4 + len); f.fill(-7, DB / 4, DB / 4 + len); };
+        reset(rows);
+        one.matvec(DA, W, X, rows, cols);
+        par.matvec(DB, W, X, rows, cols);
+        check('matvec', rows);
+        reset(n * rows);
+        one.matmul(DA, X, W, n, rows, cols);
+        par.matmul(DB, X, W, n, rows, cols);
+        check('matmul', n * rows);
+        if (cols % 32 === 0) {
+          one.quantize_q8(Q, S, W, (rows * cols) / 32);
+          assert.ok(i8.subarray(Q, Q + 64).some((v) => v !== 0));
+          reset(rows);
+          one.matvec_q8(DA, Q, S, X, rows, cols, 32, SCR);
+          par.matvec_q8(DB, Q, S, X, rows, cols, 32, SCR);
+          check('matvec_q8', rows);
+          reset(n * rows);
+          one.matmul_q8(DA, X, Q, S, n, rows, cols, 32, SCR);
+          par.matmul_q8(DB, X, Q, S, n, rows, cols, 32, SCR);
+          check('matmul_q8', n * rows);
+        }
+      }
+      for (const h of pool.helpers) assert.ok(h.seq >= 9, `a helper thread ran only ${h.seq} jobs`);
+    } finally {
+      pool.close();
+    }
+  }
+});
+
+test('a helper that cannot instantiate the kernels fails the pool start', { skip }, async () => {
+  const plainKernels = await WebAssembly.compile(fs.readFileSync(wasmPath)); // not shared: cannot link
+  const memory = new WebAssembly.Memory({ initial: 1, maximum: 16, shared: true });
+  await assert.rejects(startPool({ module: plainKernels, memory, threads: 2, spawn }), /kernel thread failed/);
+});
