@@ -63,6 +63,14 @@ export interface LoadOptions {
   chunkSize?: number;
   /** Use the SIMD128 kernels when available (default true). */
   simd?: boolean;
+  /**
+   * Kernel threads (default 1). With 2 or more, the engine's memory is a
+   * SharedArrayBuffer and threads-1 extra workers run part of every large
+   * matrix kernel. Needs a cross-origin isolated page (COOP/COEP headers,
+   * as `alibi serve` sends); elsewhere the model loads with one thread and
+   * `info.threadsFallback` says why.
+   */
+  threads?: number;
   /** Minimum milliseconds between progress events (default 100). */
   progressInterval?: number;
 }
@@ -89,8 +97,10 @@ export interface ModelInfo {
   estimatedBytes: number;
   /** Whether the SIMD128 kernels are in use. */
   simd: boolean;
-  /** Always 1: Go's js/wasm port has no threads, so no cross-origin isolation is needed. */
+  /** Kernel threads in use: 1, or the `threads` option when the page is cross-origin isolated. */
   threads: number;
+  /** Why fewer threads than asked for are used (absent when none were refused). */
+  threadsFallback?: string;
   crossOriginIsolated: boolean;
   /** Whether every chunk is in Cache Storage. */
   cached: boolean;
@@ -189,6 +199,6 @@ export declare function deleteCachedModel(url: string): Promise<boolean>;
 export declare function storageEstimate(): Promise<{ usage: number | null; quota: number | null; persisted: boolean | null }>;
 
 /** Times the engine's f32 matvec kernel in a fresh worker (benchmarks). */
-export declare function benchKernels(options?: { simd?: boolean; rows?: number; cols?: number; ms?: number; baseURL?: string | URL }): Promise<{
-  rows: number; cols: number; iters: number; nsPerOp: number; gflops: number; simd: boolean; simdBound: boolean;
+export declare function benchKernels(options?: { simd?: boolean; threads?: number; rows?: number; cols?: number; ms?: number; baseURL?: string | URL }): Promise<{
+  rows: number; cols: number; iters: number; nsPerOp: number; gflops: number; simd: boolean; simdBound: boolean; threads: number;
 }>;

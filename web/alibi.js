@@ -195,6 +195,7 @@ export async function loadModel(source, options = {}) {
   const opts = {
     quant, cache: rest.cache !== false, contextLength: rest.contextLength || 0, memoryLimit: rest.memoryLimit || 0,
     concurrency: rest.concurrency || 3, chunkSize: rest.chunkSize, simd: rest.simd !== false, progressInterval: rest.progressInterval,
+    threads: rest.threads || 1,
   };
   let estimate = null;
   const { promise } = rpc.start('load', { source: src, options: opts }, {
@@ -400,12 +401,13 @@ export async function storageEstimate() {
 /**
  * Times the engine's f32 matvec kernel in a fresh worker: with simd true the
  * SIMD128 kernels (when kernels.wasm is served), with simd false the pure-Go
- * loops. For benchmarks; returns { rows, cols, iters, nsPerOp, gflops, simd }.
+ * loops; threads > 1 splits it over kernel threads (cross-origin isolated
+ * pages). For benchmarks; returns { rows, cols, iters, nsPerOp, gflops, simd, threads }.
  */
-export async function benchKernels({ simd = true, rows = 1024, cols = 1024, ms = 300, baseURL } = {}) {
+export async function benchKernels({ simd = true, threads = 1, rows = 1024, cols = 1024, ms = 300, baseURL } = {}) {
   const rpc = new RPC(await startWorker(baseURL));
   try {
-    return await rpc.call('benchMatVec', { simd, rows, cols, ms });
+    return await rpc.call('benchMatVec', { simd, threads, rows, cols, ms });
   } finally {
     rpc.terminate();
   }

@@ -100,13 +100,74 @@ async function simdHost(goModule, { kernels = true } = {}) {
 
 let booted = null;
 
+// threadedHost prepares kernel threads (engine/kernels/simd/threads.mjs):
+// alibi-mt.wasm, whose memory is a shared import, the shared-memory kernels,
+// and threads-1 helper workers on that memory. Null (one thread) when the
+// context cannot share memory (a page that is not cross-origin isolated) or
+// a file is missing; the reason goes to threadsReason.
+let threadsReason = '';
+async function threadedHost(threads) {
+  let T;
+  try {
+    T = await import('./simd-threads.mjs');
+  } catch {
+    threadsReason = 'simd-threads.mjs is not served';
+    return null;
+  }
+  if (!T.threadsSupported()) {
+    threadsReason = 'SharedArrayBuffer is unavailable: the page is not cross-origin isolated (COOP/COEP)';
+    return null;
+  }
+  const host = await import('./simd-host.mjs');
+  let goModule, kernels;
+  try {
+    [goModule, kernels] = await Promise.all([
+      compileGo(new URL('./alibi-mt.wasm', import.meta.url)),
+      host.compileKernels(readAsset(new URL('./kernels-mt.wasm', import.meta.url))),
+    ]);
+  } catch (e) {
+    threadsReason = `the kernel-threads build is not served (${e && e.message})`;
+    return null;
+  }
+  const memory = T.sharedMemoryFor(goModule);
+  if (!memory) {
+    threadsReason = 'alibi-mt.wasm has no shared memory';
+    return null;
+  }
+  const threadURL = new URL('./simd-thread.mjs', import.meta.url);
+  let spawn;
+  if (isNode) {
+    const { Worker } = await import(/* webpackIgnore: true */ 'node:worker_threads');
+    spawn = () => { const w = new Worker(threadURL); w.unref(); return w; };
+  } else {
+    spawn = () => new Worker(threadURL, { type: 'module', name: 'alibi-kernels' });
+  }
+  let pool;
+  try {
+    pool = await T.startPool({ module: kernels, memory, threads, spawn });
+  } catch (e) {
+    threadsReason = String(e && e.message || e);
+    return null;
+  }
+  T.patchForSharedMemory(globalThis);
+  const simd = host.simdImports();
+  return {
+    goModule, pool,
+    importObject: { alibi_simd: T.threadedImports(simd.imports, pool), env: { memory } },
+    bind: (inst) => simd.bind(inst, kernels, { warmUp: true }),
+  };
+}
+
 async function boot(opts) {
   await import('./wasm_exec.js');
   const go = new globalThis.Go();
-  const goModule = await compileGo(new URL('./alibi.wasm', import.meta.url));
-  const simd = await simdHost(goModule, opts);
+  const wanted = Math.max(1, Math.min(16, Math.floor(opts.threads || 1)));
+  const mt = wanted > 1 && opts.kernels !== false ? await threadedHost(wanted) : null;
+  const goModule = mt ? mt.goModule : await compileGo(new URL('./alibi.wasm', import.meta.url));
+  const simd = mt || await simdHost(goModule, opts);
   const instance = await WebAssembly.instantiate(goModule, { ...go.importObject, ...simd.importObject });
   const simdBound = simd.bind(instance);
+  const threads = mt ? mt.pool.threads : 1;
   let exitCode = null;
   go.exit = (code) => { exitCode = code; };
   // go.run runs main() until it blocks: the namespace is set when it returns.
@@ -118,7 +179,7 @@ async function boot(opts) {
   if (ns.protocol !== PROTOCOL) {
     throw new AlibiError('unsupported', `alibi: alibi.wasm speaks protocol ${ns.protocol}, worker.js ${PROTOCOL}: files from different builds are mixed`);
   }
-  return { ns, instance, simd: !!simdBound };
+  return { ns, instance, simd: !!simdBound, threads, threadsReason: wanted > 1 && !mt ? threadsReason : '' };
 }
 
 function ensureBooted(opts) {
@@ -166,7 +227,7 @@ function wasmBytes(rt) {
 const ops = {
   async load(msg, signal, emit) {
     const o = msg.options || {};
-    const rt = await ensureBooted({ kernels: o.simd !== false });
+    const rt = await ensureBooted({ kernels: o.simd !== false, threads: o.threads });
     if (modelID) throw new AlibiError('format', 'alibi: this worker already holds a model');
     const cache = o.cache === false ? null : await openModelCache();
     const progress = createProgress((ev) => emit('progress', ev), { interval: o.progressInterval ?? 100 });
@@ -179,7 +240,7 @@ const ops = {
     modelID = res.model;
     modelInfo = {
       ...res.info, source: plan.key, sourceKind: plan.kind, fileBytes: plan.totalBytes, estimatedBytes: res.estimate,
-      simd: rt.simd, threads: 1, crossOriginIsolated: !!globalThis.crossOriginIsolated, cached: res.cached,
+      simd: rt.simd, threads: rt.threads, threadsFallback: rt.threadsReason || undefined, crossOriginIsolated: !!globalThis.crossOriginIsolated, cached: res.cached,
       runtime: isNode ? 'node' : 'browser', generationDefaults: plan.generation || {},
     };
     return modelInfo;
@@ -276,8 +337,8 @@ const ops = {
   // benchMatVec times the engine's matvec kernel in this worker (SIMD128 or
   // pure Go, as booted); used by e2e/bench-runtime.mjs, not part of the API.
   async benchMatVec(msg) {
-    const rt = await ensureBooted({ kernels: msg.simd !== false });
-    return { ...JSON.parse(await rt.ns.benchMatVec(msg.rows, msg.cols, msg.ms)), simdBound: rt.simd };
+    const rt = await ensureBooted({ kernels: msg.simd !== false, threads: msg.threads });
+    return { ...JSON.parse(await rt.ns.benchMatVec(msg.rows, msg.cols, msg.ms)), simdBound: rt.simd, threads: rt.threads };
   },
   async ping() {
     return { protocol: PROTOCOL };

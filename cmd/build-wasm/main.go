@@ -32,6 +32,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/c9e48c40/alibi/internal/wasmbin"
 	"github.com/c9e48c40/alibi/wasm/webdir"
 )
 
@@ -136,6 +137,13 @@ func build(o options, stdout io.Writer) error {
 		}
 	} else {
 		fmt.Fprintln(stdout, "build-wasm: no engine/kernels/simd/host.mjs: the worker uses stub SIMD imports")
+	}
+	// 3b. The kernel-threads variants (internal/wasmbin): alibi-mt.wasm, whose
+	// memory is a shared import, and kernels-mt.wasm, whose memory import is
+	// shared; the worker uses them when the page is cross-origin isolated and
+	// loadModel asks for threads. The thread pool's modules go with them.
+	if err := buildThreads(o.root, out, stdout); err != nil {
+		return err
 	}
 	// 4. wasm_exec.js from the GOROOT of the go command that built the wasm.
 	goroot, err := goEnv("GOROOT")
@@ -256,6 +264,47 @@ func buildKernels(wat, dst string, stdout io.Writer) error {
 		return fmt.Errorf("build-wasm: wat2wasm: %w\n%s", err, e.Bytes())
 	}
 	return os.Rename(tmp, dst)
+}
+
+// buildThreads writes alibi-mt.wasm and kernels-mt.wasm next to their
+// single-thread builds, and simd-threads.mjs and simd-thread.mjs from
+// engine/kernels/simd; without kernels.wasm there are no kernel threads.
+func buildThreads(root, out string, stdout io.Writer) error {
+	kernels, err := os.ReadFile(filepath.Join(out, "kernels.wasm"))
+	if errors.Is(err, fs.ErrNotExist) {
+		for _, f := range []string{"alibi-mt.wasm", "kernels-mt.wasm", "simd-threads.mjs", "simd-thread.mjs"} {
+			os.Remove(filepath.Join(out, f))
+		}
+		fmt.Fprintln(stdout, "build-wasm: no kernels.wasm: no kernel threads")
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("build-wasm: %w", err)
+	}
+	kmt, err := wasmbin.ShareImportedMemory(kernels, wasmbin.MaxPages)
+	if err != nil {
+		return fmt.Errorf("build-wasm: kernels-mt.wasm: %w", err)
+	}
+	goWasm, err := os.ReadFile(filepath.Join(out, "alibi.wasm"))
+	if err != nil {
+		return fmt.Errorf("build-wasm: %w", err)
+	}
+	gmt, _, err := wasmbin.SharedMemory(goWasm, "env", "memory", wasmbin.MaxPages)
+	if err != nil {
+		return fmt.Errorf("build-wasm: alibi-mt.wasm: %w", err)
+	}
+	for name, b := range map[string][]byte{"kernels-mt.wasm": kmt, "alibi-mt.wasm": gmt} {
+		if err := os.WriteFile(filepath.Join(out, name), b, 0o644); err != nil {
+			return fmt.Errorf("build-wasm: %w", err)
+		}
+	}
+	simdDir := filepath.Join(root, "engine", "kernels", "simd")
+	for src, dst := range map[string]string{"threads.mjs": "simd-threads.mjs", "thread.mjs": "simd-thread.mjs"} {
+		if err := copyFile(filepath.Join(simdDir, src), filepath.Join(out, dst)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // refPattern matches a quoted relative reference like './loader/x.js'.
