@@ -1,9 +1,12 @@
 // Browser benchmark (issue 8): this engine (web/alibi.js) against llama.cpp
-// in WebAssembly (@wllama/wllama 2.3.7, single-thread build) on the same
-// weights, in the same headless Debian Chromium, in the same run.
+// in WebAssembly (@wllama/wllama 2.3.7) on the same weights, in the same
+// headless Debian Chromium, in the same run: single-threaded (our one Go
+// thread, wllama's single-thread build), then with --threads N both with N
+// threads on the cross-origin isolated page (our kernel threads,
+// engine/kernels/simd/threads.mjs; wllama's multi-thread build).
 //
 //   node e2e/bench/browser-bench.mjs [--runs N] [--load-runs N] [--prompt N] [--tokens N]
-//        [--models small,560m] [--quick] [--json FILE] [--md FILE]
+//        [--models small,560m] [--pairs f32,int8] [--threads 1,2] [--quick] [--json FILE] [--md FILE]
 //   make bench-browser            (ALIBI_SITE=build/site ALIBI_BIN=build/alibi)
 //   alibi bench browser [flags]   (the same script through node)
 //
@@ -46,10 +49,11 @@ const flag = (name, def) => {
 const quick = argv.includes('--quick');
 const RUNS = Number(flag('runs', quick ? 1 : 3));
 const LOAD_RUNS = Number(flag('load-runs', quick ? 1 : 2));
-const PROMPT = Number(flag('prompt', quick ? 32 : 128));
+const PROMPT = Number(flag('prompt', quick ? 32 : 256));
 const TOKENS = Number(flag('tokens', quick ? 16 : 128));
 const MODELS = flag('models', 'small,560m').split(',');
 const PAIRS = flag('pairs', 'f32,int8').split(',');
+const THREADS = flag('threads', '1,2').split(',').map(Number).filter((n) => n >= 1);
 const benchDir = path.join(repo, 'build', 'bench');
 const jsonOut = path.resolve(flag('json', path.join(benchDir, 'browser-bench.json')));
 const mdOut = path.resolve(flag('md', path.join(repo, 'e2e', 'bench', 'RESULTS.md')));
@@ -173,7 +177,7 @@ function placeDir(src, dst, skip = () => false) {
   }
 }
 placeDir(site, www, (p) => p === path.join(site, 'models'));
-placeDir(path.join(wllamaPkg, 'esm'), path.join(www, 'wllama'), (p) => p.endsWith('multi-thread'));
+placeDir(path.join(wllamaPkg, 'esm'), path.join(www, 'wllama'));
 for (const m of models) {
   for (const f of fs.readdirSync(m.dir)) {
     if (/\.(json|safetensors)$/.test(f)) place(path.join(m.dir, f), path.join(www, 'hf', m.name, f));
@@ -321,16 +325,17 @@ async function bandwidth() {
 // a warm-up generation; the model stays loaded (window.cur) for the timed
 // generations, which alternate with wllama's (genOurs/genWllama): on a
 // shared machine, paired runs keep the ratio honest when the load changes.
-async function loadOurs(m, quant) {
+async function loadOurs(m, quant, threads) {
   const src = `/hf/${m.name}/`;
-  const opts = { quant, contextLength: CTX, cache: true };
+  const opts = { quant, contextLength: CTX, cache: true, threads };
   const load = async (first) => page.evaluate(async ({ src, opts, first }) => {
     if (first) for (const k of await caches.keys()) await caches.delete(k);
     const t0 = performance.now();
     const model = await window.alibi.loadModel(src, opts);
     const ms = performance.now() - t0;
     window.cur = model;
-    return { ms, cached: !!model.info.cached, weightBytes: model.info.weightBytes, simd: model.info.simd };
+    return { ms, cached: !!model.info.cached, weightBytes: model.info.weightBytes, simd: model.info.simd, threads: model.info.threads,
+      threadsFallback: model.info.threadsFallback };
   }, { src, opts, first });
   const dispose = () => page.evaluate(async () => { await window.cur.dispose(); window.cur = null; });
   return withRSS(async () => {
@@ -345,6 +350,7 @@ async function loadOurs(m, quant) {
     return {
       firstLoadMs: first.ms, cachedLoadMs: median(cachedLoads.map((l) => l.ms)), cachedLoadRuns: cachedLoads.map((l) => l.ms),
       fromCache: cachedLoads.every((l) => l.cached), weightBytes: first.weightBytes, simd: first.simd,
+      threads: first.threads, threadsFallback: first.threadsFallback,
     };
   });
 }
@@ -374,21 +380,23 @@ async function disposeOurs() {
 
 // wllama: a first-visit load (its OPFS cache cleared), loads from that
 // cache and a warm-up generation; the model stays loaded (window.curW).
-// Single-thread build, n_ctx CTX, f32 KV cache.
-async function loadWllama(m, type) {
+// n_ctx CTX, f32 KV cache; the single-thread build, or with threads > 1 the
+// multi-thread build (it needs the page to be cross-origin isolated).
+async function loadWllama(m, type, threads) {
   const url = m.shards[type].map((f) => new URL(`gguf/${m.name}/${path.basename(f)}`, server.url).href);
-  const load = async (first) => page.evaluate(async ({ url, first, ctx }) => {
-    const w = new window.Wllama({ 'single-thread/wllama.wasm': '/wllama/single-thread/wllama.wasm' },
-      { suppressNativeLog: true, parallelDownloads: 3 });
+  const load = async (first) => page.evaluate(async ({ url, first, ctx, threads }) => {
+    const paths = { 'single-thread/wllama.wasm': '/wllama/single-thread/wllama.wasm' };
+    if (threads > 1) paths['multi-thread/wllama.wasm'] = '/wllama/multi-thread/wllama.wasm';
+    const w = new window.Wllama(paths, { suppressNativeLog: true, parallelDownloads: 3 });
     if (first) await w.cacheManager.clear();
     const t0 = performance.now();
     await w.loadModelFromUrl(url, {
-      n_ctx: ctx, n_batch: ctx, n_threads: 1, seed: 1, cache_type_k: 'f32', cache_type_v: 'f32', flash_attn: false,
+      n_ctx: ctx, n_batch: ctx, n_threads: threads, seed: 1, cache_type_k: 'f32', cache_type_v: 'f32', flash_attn: false,
     });
     const ms = performance.now() - t0;
     window.curW = w;
     return { ms, threads: w.getNumThreads(), multi: w.isMultithread() };
-  }, { url, first, ctx: CTX });
+  }, { url, first, ctx: CTX, threads });
   const exit = () => page.evaluate(async () => { await window.curW.exit(); window.curW = null; });
   return withRSS(async () => {
     const first = await load(true);
@@ -441,7 +449,7 @@ const ggufBytes = (f) => fs.statSync(f).size;
 
 const results = {
   date: new Date().toISOString(), machine: machine(), chromium: chromiumVersion, crossOriginIsolated: isolated,
-  wllama: wllamaVersion, settings: { runs: RUNS, loadRuns: LOAD_RUNS, prompt: PROMPT, tokens: TOKENS, contextLength: CTX, threads: 1, splitMaxMiB: SPLIT_MAX >> 20 },
+  wllama: wllamaVersion, settings: { runs: RUNS, loadRuns: LOAD_RUNS, prompt: PROMPT, tokens: TOKENS, contextLength: CTX, threads: THREADS, splitMaxMiB: SPLIT_MAX >> 20 },
   sizes, bandwidth: {}, models: [],
 };
 function machine() {
@@ -452,23 +460,24 @@ function machine() {
 try {
   log('streaming-read bandwidth ...');
   results.bandwidth.before = await bandwidth();
-  for (const m of models) {
+  for (const threads of THREADS) for (const m of models) {
     for (const pair of PAIRS) {
       const quant = pair === 'int8' ? 'int8' : 'none';
+      const tag = `${m.name} ${pair} ${threads}T`;
       const type = pair === 'int8' ? 'q8_0' : 'f32';
       // A fresh document per pair: nothing of the previous pair stays alive.
       await page.reload();
       await page.waitForFunction(() => window.benchReady === true);
-      log(`${m.name} ${pair}: loading ours ...`);
-      const ours = await loadOurs(m, quant);
-      log(`${m.name} ${pair}: loading wllama ...`);
+      log(`${tag}: loading ours ...`);
+      const ours = await loadOurs(m, quant, threads);
+      log(`${tag}: loading wllama ...`);
       let wl;
       try {
-        wl = await loadWllama(m, type);
+        wl = await loadWllama(m, type, threads);
         wl.weightBytes = ggufBytes(m.gguf[type]);
       } catch (e) {
         wl = { error: String(e.message || e).split('\n')[0] };
-        log(`${m.name} ${pair}: wllama failed: ${wl.error}`);
+        log(`${tag}: wllama failed: ${wl.error}`);
       }
       ours.runs = [];
       if (!wl.error) wl.runs = [];
@@ -484,7 +493,7 @@ try {
         }
         const o = ours.runs.at(-1);
         const w = wl.runs && wl.runs.at(-1);
-        log(`${m.name} ${pair} run ${r}: ours prefill ${o.prefillTokS.toFixed(1)} decode ${o.decodeTokS.toFixed(2)} tok/s` +
+        log(`${tag} run ${r}: ours prefill ${o.prefillTokS.toFixed(1)} decode ${o.decodeTokS.toFixed(2)} tok/s` +
           (w ? `; wllama prefill ${w.prefillTokS.toFixed(1)} decode ${w.decodeTokS.toFixed(2)} tok/s` : ''));
       }
       for (const x of [ours, wl]) {
@@ -499,7 +508,7 @@ try {
         await page.reload();
         await page.waitForFunction(() => window.benchReady === true);
       }
-      results.models.push({ model: m.name, note: m.note, pair, ours, wllama: wl });
+      results.models.push({ model: m.name, note: m.note, pair, threads, ours, wllama: wl });
     }
   }
   results.bandwidth.after = await bandwidth();

@@ -27,12 +27,16 @@ export function render(results) {
   const fx = (x) => (Number.isFinite(x) && x > 0 ? x.toFixed(2) + 'x' : '-');
   const ratio = (a, b, lowerBetter) => (Number.isFinite(a) && Number.isFinite(b) && a > 0 && b > 0 ? fx(lowerBetter ? b / a : a / b) : '-');
   const rows = [];
-  const head = ['model', 'precision (ours / wllama)', 'figure', 'ours', 'wllama', 'ours/wllama'];
+  const head = ['model', 'precision (ours / wllama)', 'threads', 'figure', 'ours', 'wllama', 'ours/wllama'];
   for (const r of results.models) {
     const o = r.ours;
     const w = r.wllama;
     const prec = r.pair === 'int8' ? 'int8 / Q8_0' : 'f32 / F32';
-    const add = (fig, a, b, d, rat) => rows.push([r.model, prec, fig, f1(a, d), w.error ? 'failed' : f1(b, d), rat]);
+    const th = r.threads || 1;
+    // The threads each runtime really used (ours falls back to 1 on a page
+    // that is not cross-origin isolated; wllama likewise).
+    const used = `${o.threads ?? th} / ${w.error ? '-' : (w.threads ?? th)}`;
+    const add = (fig, a, b, d, rat) => rows.push([r.model, prec, used, fig, f1(a, d), w.error ? 'failed' : f1(b, d), rat]);
     add('load, first visit (s)', o.firstLoadMs / 1000, w.firstLoadMs / 1000, 2, ratio(o.firstLoadMs, w.firstLoadMs, true));
     add('load, from cache (s)', o.cachedLoadMs / 1000, w.cachedLoadMs / 1000, 2, ratio(o.cachedLoadMs, w.cachedLoadMs, true));
     add(`prefill, ${st.prompt}-token prompt (tok/s)`, o.prefillTokS, w.prefillTokS, 1, fx(paired(o, w, 'prefillTokS')));
@@ -40,15 +44,15 @@ export function render(results) {
     add('decode, % of bandwidth bound', o.bandwidthPct, w.bandwidthPct, 0, '');
     add('weight bytes read per token (MB)', o.weightBytes / 1e6, w.weightBytes / 1e6, 0, ratio(o.weightBytes, w.weightBytes, true));
     add('peak renderer memory growth (MB)', o.rssPeakDelta / 1e6, w.rssPeakDelta / 1e6, 0, ratio(o.rssPeakDelta, w.rssPeakDelta, true));
-    if (o.wasmBytes) rows.push([r.model, prec, 'wasm linear memory, ours (MB)', f1(o.wasmBytes / 1e6, 0), '', '']);
+    if (o.wasmBytes) rows.push([r.model, prec, used, 'wasm linear memory, ours (MB)', f1(o.wasmBytes / 1e6, 0), '', '']);
   }
   const sz = results.sizes;
-  rows.push(['runtime', '', 'download, wasm + JS gzipped (KB)', f1(sz.ours.gzip / 1e3, 0), f1(sz.wllama.gzip / 1e3, 0), ratio(sz.ours.gzip, sz.wllama.gzip, true)]);
-  rows.push(['machine', '', 'streaming read, SIMD sum (GB/s)', f1(results.bandwidth.gbps, 1), '', '']);
+  rows.push(['runtime', '', '1', 'download, wasm + JS gzipped (KB)', f1(sz.ours.gzip / 1e3, 0), f1(sz.wllama.gzip / 1e3, 0), ratio(sz.ours.gzip, sz.wllama.gzip, true)]);
+  rows.push(['machine', '', '1', 'streaming read, SIMD sum (GB/s)', f1(results.bandwidth.gbps, 1), '', '']);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
   const line = (r) => r.map((c, i) => String(c).padEnd(widths[i])).join('  ');
   const text = [
-    `Chromium ${results.chromium}, wllama ${results.wllama} single-thread, crossOriginIsolated=${results.crossOriginIsolated}, ` +
+    `Chromium ${results.chromium}, wllama ${results.wllama}, crossOriginIsolated=${results.crossOriginIsolated}, ` +
       `${results.machine.nproc} CPUs (${results.machine.cpu})`,
     line(head), ...rows.map(line),
     'ratios: > 1x means ours is better (faster, or smaller for sizes, times and memory); prefill and decode ratios are medians of the paired runs.',
@@ -59,7 +63,9 @@ export function render(results) {
   md.push(`Measured ${results.date.slice(0, 16).replace('T', ' ')} UTC by \`make bench-browser\` (e2e/bench/browser-bench.mjs) on ` +
     `${results.machine.nproc} CPUs (${results.machine.cpu}), load average ${results.machine.loadavg.map((x) => x.toFixed(1)).join(' ')} ` +
     '(the machine was shared with other jobs: absolute figures are noisy, the ratios come from the same run); ' +
-    `headless Chromium ${results.chromium}; @wllama/wllama ${results.wllama} single-thread build; both single-threaded.`, '');
+    `headless Chromium ${results.chromium}; @wllama/wllama ${results.wllama}. "threads" is what each runtime used (ours / wllama): ` +
+    'with 1, our single Go thread and wllama\'s single-thread build; with 2, our kernel threads (the SIMD kernels in an extra ' +
+    'worker on a shared memory) and wllama\'s multi-thread build, on the cross-origin isolated page.', '');
   md.push(`Prefill and decode: ${st.runs} generations per runtime after a warm-up, ours and wllama alternating run by run with both ` +
     'models loaded; the figures are each runtime\'s median and the ratio is the median of the per-run ratios (each pair saw the same ' +
     `machine load). Loads: one first visit after clearing the runtime's cache, then the median of ${st.loadRuns} loads from it. ` +
@@ -74,11 +80,6 @@ export function render(results) {
   md.push('| ' + head.join(' | ') + ' |', '|' + head.map(() => '---').join('|') + '|');
   for (const r of rows) md.push('| ' + r.join(' | ') + ' |');
   md.push('', 'Raw figures (every run): build/bench/browser-bench.json.', '');
-  md.push('Not measured yet: the 2-thread, cross-origin-isolated variant. Go\'s js/wasm has no threads, so it needs the ' +
-    'SIMD kernels instantiated in extra Web Workers on a shared `WebAssembly.Memory` (the Go instance\'s memory created ' +
-    'with `shared: true`, which Go\'s wasm_exec.js and the Go runtime must accept), each matrix product split by rows ' +
-    'between the workers and joined with `Atomics.wait`/`notify` from a synchronous import, and a single-thread fallback ' +
-    'when the page is not cross-origin isolated; wllama would run its multi-thread build with 2 threads.', '');
   return { text, md: md.join('\n') };
 }
 
