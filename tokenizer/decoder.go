@@ -254,17 +254,9 @@ func parseDecoder(o obj) (decoder, error) {
 		}
 		return stripDec{r, start, stop}, nil
 	case "Replace":
-		pat, isRe, err := o.pattern("pattern")
+		m, content, err := replaceArgs(o)
 		if err != nil {
 			return nil, err
-		}
-		content, err := o.str("content", "")
-		if err != nil {
-			return nil, err
-		}
-		m, err := patternMatcher(pat, isRe)
-		if err != nil {
-			return nil, o.errf("pattern", "%v", err)
 		}
 		return replaceDec{m, content}, nil
 	case "WordPiece":

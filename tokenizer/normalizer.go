@@ -224,17 +224,9 @@ func parseNormalizer(o obj) (normalizer, error) {
 	case "StripAccents":
 		return stripAccents{}, nil
 	case "Replace":
-		pat, isRe, err := o.pattern("pattern")
+		m, content, err := replaceArgs(o)
 		if err != nil {
 			return nil, err
-		}
-		content, err := o.str("content", "")
-		if err != nil {
-			return nil, err
-		}
-		m, err := patternMatcher(pat, isRe)
-		if err != nil {
-			return nil, o.errf("pattern", "%v", err)
 		}
 		return replace{m, content}, nil
 	case "Prepend":
@@ -267,6 +259,24 @@ func parseNormalizer(o obj) (normalizer, error) {
 }
 
 // patternMatcher builds the matcher of a {"String"} or {"Regex"} pattern.
+// replaceArgs reads the pattern and content of a Replace normalizer or
+// decoder (the two have the same fields).
+func replaceArgs(o obj) (matcher, string, error) {
+	pat, isRe, err := o.pattern("pattern")
+	if err != nil {
+		return nil, "", err
+	}
+	content, err := o.str("content", "")
+	if err != nil {
+		return nil, "", err
+	}
+	m, err := patternMatcher(pat, isRe)
+	if err != nil {
+		return nil, "", o.errf("pattern", "%v", err)
+	}
+	return m, content, nil
+}
+
 func patternMatcher(pat string, isRegex bool) (matcher, error) {
 	if !isRegex {
 		return literal(pat), nil
