@@ -150,34 +150,12 @@ func ConvertBaichuan(w io.Writer, configJSON []byte, tensors []SourceTensor, tok
 	if err != nil {
 		return err
 	}
-	get := func(keys ...string) (int, error) {
-		v, _, err := intKey(m, true, keys...)
-		return v, err
-	}
-	h, err := get("hidden_size")
+	v, err := requiredInts(m, "hidden_size", "num_attention_heads", "num_hidden_layers", "vocab_size", "intermediate_size",
+		"max_sequence_length|max_position_embeddings|model_max_length")
 	if err != nil {
 		return err
 	}
-	H, err := get("num_attention_heads")
-	if err != nil {
-		return err
-	}
-	L, err := get("num_hidden_layers")
-	if err != nil {
-		return err
-	}
-	V, err := get("vocab_size")
-	if err != nil {
-		return err
-	}
-	ff, err := get("intermediate_size")
-	if err != nil {
-		return err
-	}
-	ctx, err := get("max_sequence_length", "max_position_embeddings", "model_max_length")
-	if err != nil {
-		return err
-	}
+	h, H, L, V, ff, ctx := v[0], v[1], v[2], v[3], v[4], v[5]
 	if h == 0 || H == 0 || h%H != 0 || (h/H)%2 != 0 {
 		return invalid("config.json: hidden_size %d and num_attention_heads %d (head size must be even)", h, H)
 	}

@@ -105,6 +105,20 @@ func intKey(m map[string]json.RawMessage, required bool, keys ...string) (int, b
 	return int(f), true, nil
 }
 
+// requiredInts reads one required integer per key; a key may list
+// alternative spellings separated by "|" (the first present is used).
+func requiredInts(m map[string]json.RawMessage, keys ...string) ([]int, error) {
+	out := make([]int, len(keys))
+	for i, k := range keys {
+		v, _, err := intKey(m, true, strings.Split(k, "|")...)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
 // ParseBLOOMConfig reads the hyper-parameters the converter needs, accepting
 // the key aliases llama.cpp and transformers accept (hidden_size/n_embed,
 // n_head/num_attention_heads, n_layer/num_hidden_layers).

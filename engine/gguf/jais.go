@@ -87,34 +87,11 @@ func ConvertJais(w io.Writer, configJSON []byte, tensors []SourceTensor, tokeniz
 	if err != nil {
 		return err
 	}
-	get := func(k string) (int, error) {
-		v, _, err := intKey(m, true, k)
-		return v, err
-	}
-	h, err := get("n_embd")
+	v, err := requiredInts(m, "n_embd", "n_head", "n_layer", "vocab_size", "n_positions", "n_inner")
 	if err != nil {
 		return err
 	}
-	H, err := get("n_head")
-	if err != nil {
-		return err
-	}
-	L, err := get("n_layer")
-	if err != nil {
-		return err
-	}
-	V, err := get("vocab_size")
-	if err != nil {
-		return err
-	}
-	ctx, err := get("n_positions")
-	if err != nil {
-		return err
-	}
-	ff, err := get("n_inner")
-	if err != nil {
-		return err
-	}
+	h, H, L, V, ctx, ff := v[0], v[1], v[2], v[3], v[4], v[5]
 	if h == 0 || H == 0 || L == 0 || h%H != 0 {
 		return invalid("config.json: n_embd %d, n_head %d, n_layer %d", h, H, L)
 	}
