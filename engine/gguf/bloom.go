@@ -575,24 +575,7 @@ func ConvertBLOOM(w io.Writer, configJSON []byte, tensors []SourceTensor, tokeni
 	kv("bloom.attention.layer_norm_epsilon", float32(c.LayerNormEps))
 	kv(KeyFileType, uint32(opts.FileType))
 	kv(KeyQuantizationVersion, uint32(QuantizationVersion))
-	kv(KeyTokenizerModel, "gpt2")
-	kv(KeyTokenizerPre, "bloom")
-	kv(KeyTokens, vocab.Tokens)
-	kv(KeyTokenType, vocab.Types)
-	if len(vocab.Merges) > 0 {
-		kv(KeyMerges, vocab.Merges)
-	}
-	for _, typ := range specialTypes {
-		if id, ok := vocab.SpecialID[typ]; ok {
-			kv(specialKeys[typ], uint32(id))
-		}
-	}
-	if vocab.AddBOS != nil {
-		kv("tokenizer.ggml.add_bos_token", *vocab.AddBOS)
-	}
-	if vocab.AddEOS != nil {
-		kv("tokenizer.ggml.add_eos_token", *vocab.AddEOS)
-	}
+	addGPT2Vocab(kv, vocab, "bloom")
 	if err != nil {
 		return err
 	}

@@ -27,20 +27,9 @@ type outTensor struct {
 	transform func(raw []byte, dtype string) ([]byte, string, error)
 }
 
-// writeFamily writes metadata kvs (in order), the gpt2 vocab and tensors.
-func writeFamily(w io.Writer, kvs [][2]any, vocab *BLOOMVocab, pre string, tensors []outTensor, ft FileType) error {
-	gw := NewWriter()
-	var err error
-	kv := func(k string, v any) {
-		if err == nil {
-			err = gw.AddKV(k, v)
-		}
-	}
-	for _, p := range kvs {
-		kv(p[0].(string), p[1])
-	}
-	kv(KeyFileType, uint32(ft))
-	kv(KeyQuantizationVersion, uint32(QuantizationVersion))
+// addGPT2Vocab adds the tokenizer metadata of a byte-level BPE vocabulary
+// (tokenizer.ggml.model "gpt2") with pre-tokenizer pre.
+func addGPT2Vocab(kv func(string, any), vocab *BLOOMVocab, pre string) {
 	kv(KeyTokenizerModel, "gpt2")
 	kv(KeyTokenizerPre, pre)
 	kv(KeyTokens, vocab.Tokens)
@@ -59,6 +48,23 @@ func writeFamily(w io.Writer, kvs [][2]any, vocab *BLOOMVocab, pre string, tenso
 	if vocab.AddEOS != nil {
 		kv("tokenizer.ggml.add_eos_token", *vocab.AddEOS)
 	}
+}
+
+// writeFamily writes metadata kvs (in order), the gpt2 vocab and tensors.
+func writeFamily(w io.Writer, kvs [][2]any, vocab *BLOOMVocab, pre string, tensors []outTensor, ft FileType) error {
+	gw := NewWriter()
+	var err error
+	kv := func(k string, v any) {
+		if err == nil {
+			err = gw.AddKV(k, v)
+		}
+	}
+	for _, p := range kvs {
+		kv(p[0].(string), p[1])
+	}
+	kv(KeyFileType, uint32(ft))
+	kv(KeyQuantizationVersion, uint32(QuantizationVersion))
+	addGPT2Vocab(kv, vocab, pre)
 	if err != nil {
 		return err
 	}
