@@ -156,6 +156,19 @@ describe('demo page', { concurrency: false }, () => {
     const e = await generateAndWait(page);
     assert.equal(e.state, 'done');
     assert.ok(e.count > 0);
+
+    // Kernel threads (the page is cross-origin isolated): reloads with 2
+    // threads; greedy output is the same as with one.
+    await setSetting(page, 'temperature', 0);
+    const one = await generateAndWait(page);
+    assert.equal(await page.evaluate(() => crossOriginIsolated), true);
+    assert.equal(await page.isDisabled('[data-testid="threads"]'), false);
+    await page.selectOption('[data-testid="threads"]', '2');
+    await page.waitForFunction(() => document.querySelector('[data-testid="status"]').dataset.state === 'loading');
+    await waitReady(page);
+    assert.match(await page.textContent('#model-facts'), /threads\s*2/);
+    const two = await generateAndWait(page);
+    assert.equal(two.text, one.text, 'same greedy text with 2 kernel threads');
     assert.deepEqual(errors, []);
   });
 

@@ -20,7 +20,7 @@ const ui = {
   status: $('status'), progress: $('progress'), progressText: $('progress-text'),
   modelName: $('model-name'), facts: $('model-facts'), modelError: $('model-error'),
   prompt: $('prompt'), generate: $('generate'), stop: $('stop'), clear: $('clear'), genError: $('gen-error'),
-  output: $('output'), settings: $('settings'), int8: $('s-int8'),
+  output: $('output'), settings: $('settings'), int8: $('s-int8'), threads: $('s-threads'),
   stat: {
     ttft: $('stat-ttft'), prefill: $('stat-prefill'), decode: $('stat-decode'),
     tokens: $('stat-tokens'), size: $('stat-size'), memory: $('stat-memory'),
@@ -60,6 +60,8 @@ function setControls() {
   ui.generate.disabled = !ready || state.busy;
   ui.stop.disabled = !state.busy && !state.loadAbort; // Stop also cancels a load
   ui.int8.disabled = Boolean(state.loadAbort);
+  // Kernel threads need SharedArrayBuffer: a cross-origin isolated page.
+  ui.threads.disabled = Boolean(state.loadAbort) || !globalThis.crossOriginIsolated;
 }
 
 // ---- settings ---------------------------------------------------------------
@@ -71,7 +73,7 @@ const limits = {
   contextLength: [16, 16384, true],
 };
 // Settings that shape the loaded model rather than one generation.
-const loadSettings = new Set(['contextLength', 'int8']);
+const loadSettings = new Set(['contextLength', 'int8', 'threads']);
 
 const SETTINGS_KEY = 'alibi-demo-settings';
 
@@ -87,12 +89,13 @@ function restoreSettings() {
     if (Number.isFinite(saved[name])) form.namedItem(name).value = String(saved[name]);
   }
   if (typeof saved.int8 === 'boolean') ui.int8.checked = saved.int8;
+  if ([1, 2, 4].includes(saved.threads)) ui.threads.value = String(saved.threads);
   readSettings();
 }
 
 function saveSettings() {
   try {
-    localStorage.setItem(SETTINGS_KEY, JSON.stringify({ ...readSettings(), int8: ui.int8.checked }));
+    localStorage.setItem(SETTINGS_KEY, JSON.stringify({ ...readSettings(), int8: ui.int8.checked, threads: threads() }));
   } catch { /* storage unavailable: settings last for this visit */ }
 }
 
@@ -114,6 +117,7 @@ function readSettings() {
 // ---- loading ----------------------------------------------------------------
 
 function quant() { return ui.int8.checked ? 'int8' : 'none'; }
+function threads() { return globalThis.crossOriginIsolated ? Number(ui.threads.value) || 1 : 1; }
 function contextLength() { return readSettings().contextLength; }
 
 async function load(source, label) {
@@ -139,6 +143,7 @@ async function load(source, label) {
   try {
     const model = await alibi.loadModel(source, {
       quant: quant(),
+      threads: threads(),
       contextLength: contextLength(),
       cache: true,
       signal: abort.signal,
@@ -197,6 +202,7 @@ async function showModel(model, label) {
     ...(i.trainingContext && i.trainingContext !== i.contextLength ? [fact('trained on', String(i.trainingContext))] : []),
     fact('weights', i.quant === 'int8' ? 'int8' : 'f32'),
     fact('SIMD', i.simd ? 'on' : 'off'),
+    fact('threads', String(i.threads ?? 1)),
   );
   ui.stat.size.textContent = formatBytes(i.weightBytes);
   await Promise.all([updateMemory(), showSlopes(model)]);
@@ -213,6 +219,7 @@ async function showModel(model, label) {
   heatmap.clear('Generate with Live on to see where each head looks.');
 
   ui.envFacts.textContent = `${label}: ${formatCount(i.parameters)} parameters, SIMD ${i.simd ? 'on' : 'off'}, ` +
+    `${i.threads ?? 1} kernel thread${(i.threads ?? 1) === 1 ? '' : 's'}, ` +
     `${crossOriginIsolated ? 'cross-origin isolated' : 'not cross-origin isolated'}.`;
 }
 
