@@ -9,7 +9,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
-import { repo, buildDir, FULL } from './lib/harness.mjs';
+import { repo, buildDir, FULL, withLock } from './lib/harness.mjs';
 
 export const siteDir = path.resolve(repo, process.env.ALIBI_SITE || 'build/site');
 export const pkgBuild = path.join(buildDir, 'package');
@@ -32,29 +32,6 @@ export function hasNpm() {
   return spawnSync('npm', ['--version']).status === 0;
 }
 
-async function withLock(name, fn) {
-  fs.mkdirSync(pkgBuild, { recursive: true });
-  const lock = path.join(pkgBuild, name + '.lock');
-  const deadline = Date.now() + 15 * 60e3;
-  for (;;) {
-    try {
-      fs.mkdirSync(lock);
-      break;
-    } catch {
-      try {
-        if (Date.now() - fs.statSync(lock).mtimeMs > 10 * 60e3) fs.rmSync(lock, { recursive: true, force: true });
-      } catch { /* gone */ }
-      if (Date.now() > deadline) throw new Error(`lock ${lock} held too long`);
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  }
-  try {
-    return await fn();
-  } finally {
-    fs.rmSync(lock, { recursive: true, force: true });
-  }
-}
-
 let packed = null;
 
 // pack returns { dir, tgz }: the package folder and its tarball, written
@@ -73,7 +50,7 @@ export function pack() {
       const tgz = out.trim().split('\n').pop();
       if (!fs.existsSync(tgz)) throw new Error(`tools/package/build.sh printed ${tgz}, which does not exist`);
       return { dir, tgz };
-    });
+    }, pkgBuild);
   }
   return packed;
 }

@@ -42,10 +42,11 @@ function run(cmd, args, opts = {}) {
   return r.stdout;
 }
 
-// withLock runs fn holding a directory lock, so parallel test files share one build.
-async function withLock(name, fn) {
-  fs.mkdirSync(buildDir, { recursive: true });
-  const lock = path.join(buildDir, name + '.lock');
+// withLock runs fn holding a directory lock (name.lock in dir), so parallel
+// test files share one build.
+export async function withLock(name, fn, dir = buildDir) {
+  fs.mkdirSync(dir, { recursive: true });
+  const lock = path.join(dir, name + '.lock');
   const deadline = Date.now() + 15 * 60e3;
   for (;;) {
     try {
