@@ -57,32 +57,7 @@ def pre_split(text):
 
 
 def train_bpe(text, n_merges):
-    words = {}
-    for w in pre_split(text):
-        words[tuple(w)] = words.get(tuple(w), 0) + 1
-    merges = []
-    for _ in range(n_merges):
-        pairs = {}
-        for w, c in words.items():
-            for a, b in zip(w, w[1:]):
-                pairs[(a, b)] = pairs.get((a, b), 0) + c
-        if not pairs:
-            break
-        best = min(pairs.items(), key=lambda kv: (-kv[1], kv[0]))[0]
-        merges.append(best)
-        nw = {}
-        for w, c in words.items():
-            out, i = [], 0
-            while i < len(w):
-                if i + 1 < len(w) and (w[i], w[i + 1]) == best:
-                    out.append(w[i] + w[i + 1])
-                    i += 2
-                else:
-                    out.append(w[i])
-                    i += 1
-            nw[tuple(out)] = nw.get(tuple(out), 0) + c
-        words = nw
-    return merges
+    return mf.train_bpe(text, n_merges, split=pre_split)
 
 
 def bpe_encode(text, vocab, merges):

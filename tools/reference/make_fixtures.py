@@ -99,9 +99,10 @@ def pre_split(text):
     return ["".join(B2U[b] for b in p.encode("utf-8")) for p in out]
 
 
-def train_bpe(text, n_merges):
+def train_bpe(text, n_merges, split=None):
+    """Byte-level BPE merges learned from text, pre-split by split (default pre_split)."""
     words = {}
-    for w in pre_split(text):
+    for w in (split or pre_split)(text):
         words[tuple(w)] = words.get(tuple(w), 0) + 1
     merges = []
     for _ in range(n_merges):
