@@ -103,6 +103,47 @@ describe('demo PWA', { concurrency: false }, () => {
     assert.deepEqual(errors.filter((e) => !offlineNoise.test(e)), []);
   });
 
+  test('the kernel-threads build is cached on first use, not precached, and then works offline', async (t) => {
+    if (skip) return t.skip(skip);
+    const context = await browser.newContext();
+    t.after(() => context.close());
+    const page = await context.newPage();
+    const errors = watchConsole(page);
+    await page.goto(server.url);
+    await waitReady(page);
+    await controlled(page);
+    const lazy = JSON.parse(readFileSync(path.join(site, 'assets.json'), 'utf8')).lazy;
+    assert.deepEqual([...lazy].sort(), ['alibi-mt.wasm', 'kernels-mt.wasm', 'simd-thread.mjs', 'simd-threads.mjs']);
+    const shellHas = () => page.evaluate(async (files) => {
+      const name = (await caches.keys()).find((k) => k.startsWith('alibi-shell-'));
+      const cache = await caches.open(name);
+      const out = {};
+      for (const f of files) out[f] = Boolean(await cache.match(new URL(f, location.href), { ignoreSearch: true }));
+      return out;
+    }, lazy);
+    assert.ok(Object.values(await shellHas()).every((x) => !x), 'precached a lazy file');
+    assert.ok(await page.evaluate(async () => Boolean(await caches.match('app.js', { ignoreSearch: true }))), 'app.js precached');
+    // Two kernel threads: the lazy files are fetched and kept.
+    await page.selectOption('[data-testid="threads"]', '2');
+    await page.waitForFunction(() => document.querySelector('[data-testid="status"]').dataset.state === 'loading');
+    await waitReady(page);
+    assert.match(await page.textContent('#model-facts'), /threads\s*2/);
+    assert.ok(Object.values(await shellHas()).every(Boolean), JSON.stringify(await shellHas()));
+    await context.setOffline(true);
+    try {
+      await page.reload();
+      await waitReady(page);
+      assert.match(await page.textContent('#model-facts'), /threads\s*2/, 'threads offline');
+      await setSetting(page, 'max-tokens', 6);
+      const r = await generateAndWait(page);
+      assert.equal(r.state, 'done');
+      assert.ok(r.count > 0);
+    } finally {
+      await context.setOffline(false);
+    }
+    assert.deepEqual(errors.filter((e) => !offlineNoise.test(e)), []);
+  });
+
   test('cache manager lists the bundled model and deletes it', async (t) => {
     if (skip) return t.skip(skip);
     const context = await browser.newContext();

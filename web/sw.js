@@ -1,11 +1,14 @@
 // alibi service worker: the app shell offline, one version at a time.
 //
 // Registered as sw.js?v=<version>, where version comes from assets.json
-// ({"version", "files": [...]}, written by cmd/build-wasm). On install it
-// precaches exactly the listed files under `alibi-shell-<version>`; it
-// serves them cache-first from that one cache, so a page never mixes files
-// of two builds. A newer build installs beside it and waits until the page
-// asks it to take over ("reload to update").
+// ({"version", "files": [...], "lazy": [...]}, written by cmd/build-wasm).
+// On install it precaches the listed files but the lazy ones (the
+// kernel-threads build, which most visits never load) under
+// `alibi-shell-<version>`, and keeps assets.json there; a lazy file is
+// cached the first time it is fetched. It serves the shell cache-first from
+// that one cache, so a page never mixes files of two builds. A newer build
+// installs beside it and waits until the page asks it to take over
+// ("reload to update").
 //
 // Model files are not cached here: the runtime keeps verified chunks in its
 // own Cache Storage. Requests for them go to the network, and when that
@@ -14,6 +17,9 @@
 const VERSION = new URL(self.location.href).searchParams.get('v') || 'dev';
 const SHELL = `alibi-shell-${VERSION}`;
 const SCOPE = new URL(self.registration.scope);
+
+// The shell cache's entry listing this build's lazy files.
+const LAZY_KEY = 'alibi-sw-lazy.json';
 
 // Paths (relative to the scope) that are never part of the shell.
 const isModelPath = (p) => p.startsWith('models/');
@@ -33,11 +39,13 @@ self.addEventListener('install', (event) => {
       // install; the page registers the newer version on its next visit.
       throw new Error(`sw: assets.json version ${assets.version}, worker ${VERSION}`);
     }
-    const files = (assets.files || []).filter((f) => !isModelPath(f.replace(/^\.?\//, '')) && !isControlPath(f));
+    const lazy = new Set(assets.lazy || []);
+    const files = (assets.files || []).filter((f) => !isModelPath(f.replace(/^\.?\//, '')) && !isControlPath(f) && !lazy.has(f));
     if (!files.includes('index.html')) files.push('index.html');
     const cache = await caches.open(SHELL);
     // cache: 'reload' skips the HTTP cache, so the shell is the server's current build.
     await cache.addAll(files.map((f) => new Request(new URL(f, SCOPE), { cache: 'reload' })));
+    await cache.put(new URL(LAZY_KEY, SCOPE), new Response(JSON.stringify([...lazy]), { headers: { 'Content-Type': 'application/json' } }));
   })());
 });
 
@@ -76,7 +84,20 @@ async function shellFetch(req, path) {
   // this cache only ever holds one build, so ignoring the query is safe.
   if (!hit) hit = await cache.match(req, { ignoreSearch: true });
   if (hit) return hit;
-  return fetch(req);
+  const res = await fetch(req);
+  if (res.ok && res.status === 200 && await isLazy(cache, path)) await cache.put(req, res.clone());
+  return res;
+}
+
+// isLazy reports whether path is a lazy file of this worker's build.
+async function isLazy(cache, path) {
+  const list = await cache.match(new URL(LAZY_KEY, SCOPE));
+  if (!list) return false;
+  try {
+    return (await list.json()).includes(path);
+  } catch {
+    return false;
+  }
 }
 
 async function modelFetch(req) {

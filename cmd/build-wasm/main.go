@@ -181,7 +181,15 @@ func build(o options, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	b, err := json.MarshalIndent(map[string]any{"version": version, "files": shell}, "", " ")
+	// Files only kernel threads use are cached by the service worker when
+	// first fetched, not precached: most visits never load them.
+	lazy := []string{}
+	for _, f := range shell {
+		if threadFiles[f] {
+			lazy = append(lazy, f)
+		}
+	}
+	b, err := json.MarshalIndent(map[string]any{"version": version, "files": shell, "lazy": lazy}, "", " ")
 	if err != nil {
 		return fmt.Errorf("build-wasm: %w", err)
 	}
@@ -266,13 +274,16 @@ func buildKernels(wat, dst string, stdout io.Writer) error {
 	return os.Rename(tmp, dst)
 }
 
+// threadFiles are the files of the kernel-threads build.
+var threadFiles = map[string]bool{"alibi-mt.wasm": true, "kernels-mt.wasm": true, "simd-threads.mjs": true, "simd-thread.mjs": true}
+
 // buildThreads writes alibi-mt.wasm and kernels-mt.wasm next to their
 // single-thread builds, and simd-threads.mjs and simd-thread.mjs from
 // engine/kernels/simd; without kernels.wasm there are no kernel threads.
 func buildThreads(root, out string, stdout io.Writer) error {
 	kernels, err := os.ReadFile(filepath.Join(out, "kernels.wasm"))
 	if errors.Is(err, fs.ErrNotExist) {
-		for _, f := range []string{"alibi-mt.wasm", "kernels-mt.wasm", "simd-threads.mjs", "simd-thread.mjs"} {
+		for f := range threadFiles {
 			os.Remove(filepath.Join(out, f))
 		}
 		fmt.Fprintln(stdout, "build-wasm: no kernels.wasm: no kernel threads")
