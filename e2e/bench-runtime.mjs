@@ -3,8 +3,10 @@
 //   node e2e/bench-runtime.mjs [--quick] [--no-560m] [--no-build] [--json FILE]
 // Reports, for the bundled model and a synthetic checkpoint with
 // bloom-560m's shapes (F16 safetensors, int8 on load, HF source streamed
-// with Range requests): weight streaming MB/s, peak JS+wasm memory against
-// the model's size, prefill and decode tokens/s; the f32 matvec kernel with
+// with Range requests): weight streaming MB/s, peak memory against the
+// weights' size in memory (JS heaps and ArrayBuffers of the page and its
+// workers sampled through the DevTools protocol, plus the wasm memory; and
+// the renderer's RSS growth), prefill and decode tokens/s; the f32 matvec kernel with
 // SIMD128 against pure-Go wasm; and the download sizes of the runtime.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -136,6 +138,55 @@ function cpuSeconds(pids) {
   return ticks / 100; // USER_HZ
 }
 
+// jsHeaps samples, through the DevTools protocol, the JavaScript memory of
+// the benchmark page and its workers (the runtime worker and the fetch
+// helper it starts): V8's heap, Blink's heap and the backing stores of
+// ArrayBuffers (the chunk buffers). The wasm memory of the Go instance is a
+// backing store V8 does not count here; the caller adds it.
+const cdp = await browser.newBrowserCDPSession();
+const cdpSessions = new Map(); // targetId -> sessionId
+const cdpWaits = new Map();
+let cdpID = 0;
+cdp.on('Target.receivedMessageFromTarget', (e) => {
+  const m = JSON.parse(e.message);
+  const w = cdpWaits.get(m.id);
+  if (w) { cdpWaits.delete(m.id); w(m); }
+});
+cdp.on('Target.detachedFromTarget', (e) => {
+  for (const [t, sid] of cdpSessions) if (sid === e.sessionId) cdpSessions.delete(t);
+});
+function cdpSend(sessionId, method, params = {}) {
+  const id = ++cdpID;
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => { cdpWaits.delete(id); resolve(null); }, 2000);
+    cdpWaits.set(id, (m) => { clearTimeout(timer); resolve(m.result || null); });
+    cdp.send('Target.sendMessageToTarget', { sessionId, message: JSON.stringify({ id, method, params }) }).catch(() => resolve(null));
+  });
+}
+async function jsHeaps() {
+  const { targetInfos } = await cdp.send('Target.getTargets');
+  let sum = 0;
+  const parts = {};
+  await Promise.all(targetInfos.filter((t) => (t.type === 'page' && t.url.startsWith(server.url)) || t.type === 'worker').map(async (t) => {
+    let sid = cdpSessions.get(t.targetId);
+    if (!sid) {
+      try {
+        sid = (await cdp.send('Target.attachToTarget', { targetId: t.targetId, flatten: false })).sessionId;
+      } catch {
+        return; // gone
+      }
+      cdpSessions.set(t.targetId, sid);
+    }
+    const u = await cdpSend(sid, 'Runtime.getHeapUsage');
+    if (!u) return;
+    const n = u.usedSize + (u.embedderHeapUsedSize || 0) + (u.backingStorageSize || 0);
+    sum += n;
+    const k = t.type === 'page' ? 'page' : (t.title || t.url).includes('fetch') || t.url.startsWith('blob:') ? 'fetch helper' : 'worker';
+    parts[k] = (parts[k] || 0) + n;
+  }));
+  return { sum, parts };
+}
+
 function rendererRSS(pids = rendererPIDs()) {
   let sum = 0;
   for (const pid of pids) {
@@ -158,17 +209,32 @@ async function bench(label, src, options, { promptLen = 64, genTokens = 64 } = {
   const cpu0 = cpu();
   let peak = base;
   const timer = setInterval(() => { peak = Math.max(peak, rendererRSS(pids)); }, 50);
+  // JS memory (page + workers), sampled back to back while the load runs.
+  const js0 = (await jsHeaps()).sum;
+  let jsPeak = { sum: js0, parts: {} };
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      const h = await jsHeaps().catch(() => null);
+      if (h && h.sum > jsPeak.sum) jsPeak = h;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  })();
   let load;
   try {
     load = await page.evaluate(async ({ src, options }) => {
       const { loadModel } = await import('/alibi.js');
       let tDownloaded = 0;
+      let tWeights = 0;
       let lastEvent = null;
       const t0 = performance.now();
       const m = await loadModel(src, {
         ...options,
         onProgress: (e) => {
           lastEvent = e;
+          // The first event comes when the weights start streaming (the
+          // worker booted, config and tokenizer read, the engine ready).
+          if (!tWeights) tWeights = performance.now();
           if (!tDownloaded && e.network + e.cached >= e.total && e.total > 0) tDownloaded = performance.now();
         },
       });
@@ -179,6 +245,7 @@ async function bench(label, src, options, { promptLen = 64, genTokens = 64 } = {
       return {
         fileBytes: info.fileBytes, weightBytes: info.weightBytes, quant: info.quant, simd: info.simd, parameters: info.parameters,
         loadMs, streamMBps: info.fileBytes / 1e6 / (loadMs / 1000),
+        weightsMs: t0 + loadMs - tWeights, weightsMBps: info.fileBytes / 1e6 / ((t0 + loadMs - tWeights) / 1000),
         downloadMBps: info.fileBytes / 1e6 / (((tDownloaded || t0 + loadMs) - t0) / 1000),
         wasmBytes: mem.wasmBytes, heapAlloc: mem.heapAlloc, estimatedBytes: info.estimatedBytes,
         engineWriteMs: lastEvent ? lastEvent.engineMs : null,
@@ -187,6 +254,8 @@ async function bench(label, src, options, { promptLen = 64, genTokens = 64 } = {
     peak = Math.max(peak, rendererRSS(pids));
   } finally {
     clearInterval(timer);
+    sampling = false;
+    await sampler;
   }
   const cpu1 = cpu();
   const loadCPU = { renderer: cpu1.renderer - cpu0.renderer, chromium: cpu1.chromium - cpu0.chromium, server: cpu1.server - cpu0.server };
@@ -205,7 +274,13 @@ async function bench(label, src, options, { promptLen = 64, genTokens = 64 } = {
       tokens: st.tokens, promptTokens: st.promptTokens, wasmBytesAfterGen: mem.wasmBytes,
     };
   }, { promptLen, genTokens });
-  return { ...load, ...gen, rssBase: base, rssPeak: peak, rssPeakDelta: peak - base, loadCPU };
+  // Wasm memory never shrinks, so its size after the load is its peak; JS
+  // memory peaks somewhere during the load: their sum bounds the peak of
+  // JS + wasm from above.
+  return {
+    ...load, ...gen, rssBase: base, rssPeak: peak, rssPeakDelta: peak - base, loadCPU,
+    jsBase: js0, jsPeak: jsPeak.sum, jsPeakParts: jsPeak.parts, jsWasmPeak: jsPeak.sum + load.wasmBytes,
+  };
 }
 
 const results = { date: new Date().toISOString(), chromium: browser.version(), crossOriginIsolated: isolated, sizes, kernels: [], models: [] };
@@ -244,10 +319,16 @@ console.log('\nDownload sizes (gzip -9):');
 for (const [k, v] of Object.entries(sizes)) console.log(`  ${k.padEnd(58)} ${String(v.raw).padStart(9)} B raw  ${String(v.gzip).padStart(9)} B gzip`);
 console.log('\nf32 matvec kernel in the browser worker:');
 for (const k of results.kernels) console.log(`  ${k.rows}x${k.cols}: SIMD128 ${k.simdGFLOPS.toFixed(2)} GFLOP/s, pure Go ${k.goGFLOPS.toFixed(2)} GFLOP/s, ratio ${k.ratio.toFixed(1)}x`);
+const fixedRSS = results.models[0] && results.models[0].name.startsWith('tiny') ? results.models[0].rssPeakDelta : null;
 for (const r of results.models) {
   console.log(`\n${r.name}: ${mb(r.fileBytes)} MB of weights files, ${mb(r.weightBytes)} MB in memory (${r.quant}), simd=${r.simd}`);
-  console.log(`  load ${(r.loadMs / 1000).toFixed(2)} s = ${r.streamMBps.toFixed(0)} MB/s end to end (download phase ${r.downloadMBps.toFixed(0)} MB/s); ${(r.engineWriteMs / 1000).toFixed(2)} s of it inside the engine's loader writes (${(r.fileBytes / 1e6 / (r.engineWriteMs / 1000)).toFixed(0)} MB/s)`);
-  console.log(`  memory while loading: wasm ${mb(r.wasmBytes)} MB (${(r.wasmBytes / r.weightBytes).toFixed(2)}x the model in memory); peak renderer RSS growth (JS + wasm, page + worker) ${mb(r.rssPeakDelta)} MB = ${(r.rssPeakDelta / r.weightBytes).toFixed(2)}x`);
+  console.log(`  load ${(r.loadMs / 1000).toFixed(2)} s = ${r.streamMBps.toFixed(0)} MB/s end to end (download phase ${r.downloadMBps.toFixed(0)} MB/s; ` +
+    `weights alone, from the first weight request to the model ready, ${(r.weightsMs / 1000).toFixed(2)} s = ${r.weightsMBps.toFixed(0)} MB/s); ${(r.engineWriteMs / 1000).toFixed(2)} s of it inside the engine's loader writes (${(r.fileBytes / 1e6 / (r.engineWriteMs / 1000)).toFixed(0)} MB/s)`);
+  const parts = Object.entries(r.jsPeakParts).map(([k, v]) => `${k} ${mb(v)}`).join(', ');
+  console.log(`  peak memory while loading: JS + wasm ${mb(r.jsWasmPeak)} MB = ${(r.jsWasmPeak / r.weightBytes).toFixed(2)}x the weights in memory (wasm ${mb(r.wasmBytes)} MB = ${(r.wasmBytes / r.weightBytes).toFixed(2)}x; JS heaps + ArrayBuffers ${mb(r.jsPeak)} MB: ${parts})`);
+  console.log(`  peak renderer RSS growth (page + workers: JS, wasm, compiled code, browser buffers) ${mb(r.rssPeakDelta)} MB = ${(r.rssPeakDelta / r.weightBytes).toFixed(2)}x` +
+    (fixedRSS !== null && r !== results.models[0] ? `; ${((r.rssPeakDelta - fixedRSS) / r.weightBytes).toFixed(2)}x without the tiny model's ${mb(fixedRSS)} MB of fixed runtime cost` : ''));
+  console.log(`  after generating: wasm ${mb(r.wasmBytesAfterGen)} MB = ${(r.wasmBytesAfterGen / r.weightBytes).toFixed(2)}x the weights (the session's KV cache, preallocated for the context length, and scratch come on top of the load)`);
   console.log(`  prefill ${r.prefillTokS.toFixed(1)} tok/s (${r.promptTokens} tokens), decode ${r.decodeTokS.toFixed(1)} tok/s`);
   console.log(`  CPU during load: renderer (page + worker) ${r.loadCPU.renderer.toFixed(1)} s, all Chromium ${r.loadCPU.chromium.toFixed(1)} s, alibi serve ${r.loadCPU.server.toFixed(1)} s; on an idle core the renderer alone would stream ${(r.fileBytes / 1e6 / r.loadCPU.renderer).toFixed(0)} MB/s`);
 }

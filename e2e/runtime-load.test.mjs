@@ -211,6 +211,29 @@ test('second load of a model fetches no weight bytes (web and HF sources)', asyn
   }
 });
 
+test('weight pieces stream through the fetch helper, off the runtime worker thread', async (t) => {
+  if (!need(t, !missing, missing)) return;
+  const f = FIXTURES[0];
+  const ctx = await browser.newContext();
+  const page = await openPage(ctx, server.url + 'e2e.html');
+  server.clear();
+  const n = await page.evaluate(async (src) => {
+    const { loadModel } = await import('/alibi.js');
+    globalThis.helperModel = await loadModel(src, { cache: false, chunkSize: 4096 });
+    return (await globalThis.helperModel.logits([1, 2, 3])).length;
+  }, `/hf/${f}/`);
+  const rt = page.workers().find((w) => w.url().includes('/worker.js'));
+  assert.ok(rt, 'the runtime worker');
+  // Requests of the runtime worker itself: the safetensors header only.
+  const own = await rt.evaluate(() => performance.getEntriesByType('resource').filter((e) => new URL(e.name).pathname.endsWith('/model.safetensors')).length);
+  await page.evaluate(() => globalThis.helperModel.dispose());
+  await ctx.close();
+  const ranged = server.requests().filter((q) => q.path === `/hf/${f}/model.safetensors`);
+  assert.ok(n > 0);
+  assert.ok(ranged.length > 4, `${ranged.length} requests for model.safetensors`);
+  assert.equal(own, 2, 'the runtime worker made only the two header requests; the fetch helper made the rest');
+});
+
 test('abort mid-download, no worker left, then a reload resumes from the cache', async (t) => {
   if (!need(t, !missing, missing)) return;
   const ctx = await browser.newContext();

@@ -485,16 +485,54 @@ func (s *sink) write(p []byte, conv []float32) error {
 		s.emit(conv[:1])
 		s.nc = 0
 	}
-	for len(p) >= s.esize {
-		k := min(len(p)/s.esize, len(conv))
-		if err := decode(conv[:k], p[:k*s.esize], s.dt); err != nil {
-			return err
+	if s.transposed {
+		for len(p) >= s.esize {
+			k := min(len(p)/s.esize, len(conv))
+			if err := decode(conv[:k], p[:k*s.esize], s.dt); err != nil {
+				return err
+			}
+			s.emit(conv[:k])
+			p = p[k*s.esize:]
 		}
-		s.emit(conv[:k])
-		p = p[k*s.esize:]
+	} else {
+		// Decode straight into the destination row (f32) or the row buffer
+		// (int8), one row segment at a time: no pass through conv.
+		for len(p) >= s.esize {
+			r, c := s.n/s.cols, s.n%s.cols
+			k := min(len(p)/s.esize, s.cols-c)
+			dr := r
+			if s.destRow != nil {
+				dr = s.destRow(r)
+			}
+			var dst []float32
+			if s.quant {
+				dst = s.rowBuf[c : c+k]
+			} else {
+				dst = s.dst.f[dr*s.cols+c : dr*s.cols+c+k]
+			}
+			if err := decode(dst, p[:k*s.esize], s.dt); err != nil {
+				return err
+			}
+			if s.quant && c+k == s.cols {
+				s.quantizeRow(dr)
+			}
+			s.n += k
+			p = p[k*s.esize:]
+		}
+		if s.quant && s.n == s.rows*s.cols {
+			s.rowBuf = nil
+		}
 	}
 	s.nc = copy(s.carry[:], p)
 	return nil
+}
+
+// quantizeRow quantizes the complete row in s.rowBuf into row dr of the
+// destination.
+func (s *sink) quantizeRow(dr int) {
+	t, cols := s.dst, s.cols
+	nb := cols / kernels.Q8BlockSize(cols)
+	kernels.QuantizeQ8(t.q[dr*cols:(dr+1)*cols], t.s[dr*nb:(dr+1)*nb], s.rowBuf, cols)
 }
 
 // decode widens little-endian elements of dt to float32; F16, the common
@@ -530,10 +568,7 @@ func (s *sink) emit(vals []float32) {
 		} else {
 			copy(s.rowBuf[c:], vals[:k])
 			if c+k == s.cols {
-				// The row is complete: quantize it into place.
-				cols := s.cols
-				nb := cols / kernels.Q8BlockSize(cols)
-				kernels.QuantizeQ8(t.q[dr*cols:(dr+1)*cols], t.s[dr*nb:(dr+1)*nb], s.rowBuf, cols)
+				s.quantizeRow(dr) // the row is complete: quantize it into place
 			}
 		}
 		s.n += k

@@ -197,6 +197,51 @@ func argBytes(args []safejs.Value, i int, dst []byte) ([]byte, error) {
 	return dst, nil
 }
 
+// writeWindow is the most bytes of a write copied into Go memory at once.
+const writeWindow = 1 << 20
+
+// argByteLength returns a Uint8Array argument and its length.
+func argByteLength(args []safejs.Value, i int) (safejs.Value, int, error) {
+	if i >= len(args) {
+		return safejs.Value{}, 0, fmt.Errorf("wasm: missing argument %d: %w", i, engine.ErrFormat)
+	}
+	lv, err := args[i].Get("byteLength")
+	if err != nil {
+		return safejs.Value{}, 0, fmt.Errorf("wasm: argument %d: %w: %w", i, err, engine.ErrFormat)
+	}
+	n, err := lv.Int()
+	if err != nil {
+		return safejs.Value{}, 0, fmt.Errorf("wasm: argument %d is not a Uint8Array: %w", i, engine.ErrFormat)
+	}
+	return args[i], n, nil
+}
+
+// writeWindows copies the n bytes of the Uint8Array src into Go memory
+// len(buf) bytes at a time and writes them to file fid.
+func writeWindows(rt *Runtime, fid int, src safejs.Value, n int, buf []byte) error {
+	if n == 0 {
+		return rt.Write(fid, nil)
+	}
+	for off := 0; off < n; off += len(buf) {
+		end := min(n, off+len(buf))
+		win := src
+		if off > 0 || end < n {
+			var err error
+			if win, err = src.Call("subarray", off, end); err != nil {
+				return fmt.Errorf("wasm: write: %w: %w", err, engine.ErrFormat)
+			}
+		}
+		k, err := safejs.CopyBytesToGo(buf[:end-off], win)
+		if err != nil || k != end-off {
+			return fmt.Errorf("wasm: write: the argument is not a Uint8Array: %w", engine.ErrFormat)
+		}
+		if err := rt.Write(fid, buf[:k]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // argIDs reads a Uint8Array holding little-endian int32 ids.
 func argIDs(args []safejs.Value, i int) ([]int, error) {
 	b, err := argBytes(args, i, nil)
@@ -369,24 +414,27 @@ func handlers(rt *Runtime) map[string]handler {
 			if err != nil {
 				return nil, err
 			}
-			// The worker awaits each write, so one scratch buffer serves all
-			// of them; a caller that does not wait gets a fresh buffer.
-			if !scratchMu.TryLock() {
-				b, err := argBytes(args, 1, nil)
-				if err != nil {
-					return nil, err
-				}
-				return func() (any, error) { return nil, rt.Write(fid, b) }, nil
-			}
-			b, err := argBytes(args, 1, scratch)
+			// The bytes are copied into Go memory and written window by window,
+			// so a piece of any size costs only writeWindow bytes of scratch
+			// (the JavaScript side keeps the array untouched until the promise
+			// settles). The worker awaits each write, so one scratch buffer
+			// serves all of them; a caller that does not wait gets its own.
+			src, n, err := argByteLength(args, 1)
 			if err != nil {
-				scratchMu.Unlock()
 				return nil, err
 			}
-			scratch = b
 			return func() (any, error) {
-				defer scratchMu.Unlock()
-				return nil, rt.Write(fid, b)
+				var buf []byte
+				if scratchMu.TryLock() {
+					defer scratchMu.Unlock()
+					if scratch == nil {
+						scratch = make([]byte, writeWindow)
+					}
+					buf = scratch
+				} else {
+					buf = make([]byte, min(n, writeWindow))
+				}
+				return nil, writeWindows(rt, fid, src, n, buf)
 			}, nil
 		},
 		// closeFile(file, wantSHA256 or "") -> hex sha256

@@ -3,10 +3,12 @@
 // Node (fs), or File objects picked by the user. Each has
 //   url(name)                       a stable string naming the file (cache keys, messages)
 //   get(name, signal, {optional})   the whole file as a Uint8Array (null when optional and absent)
-//   open(name, signal, {start, end, reload})
+//   open(name, signal, {start, end, reload, into, onBytes})
 //                                   a body for bytes [start, end) (the whole file without start/end):
 //                                   { body: ReadableStream } or { bytes: Uint8Array }, plus
-//                                   { total, etag } when known (total: the file's size)
+//                                   { total, etag } when known (total: the file's size); an http
+//                                   fetcher with a fetch helper reads a range whole into `into`
+//                                   and says so with { counted: true } (see fetchHelper)
 //   cacheable                       whether Cache Storage applies (http only)
 
 import { AlibiError, abortError } from './errors.js';
@@ -21,14 +23,232 @@ function rethrowFetch(e, url, signal) {
   throw downloadError(url, e && e.message ? e.message : String(e));
 }
 
-function parseContentRange(v) {
-  // "bytes 0-99/1234" or "bytes */1234"
-  const m = /^bytes\s+(?:(\d+)-(\d+)|\*)\/(\d+|\*)$/i.exec((v || '').trim());
-  if (!m) return null;
-  return { start: m[1] === undefined ? null : Number(m[1]), end: m[2] === undefined ? null : Number(m[2]) + 1, total: m[3] === '*' ? null : Number(m[3]) };
+// rangeCheck checks the answer to a request for bytes [start, end) of u
+// (the whole file when start is undefined): { ok: true, total, etag } or
+// { ok: false, type, message }. Self-contained: the fetch helper runs it too.
+function rangeCheck(u, status, header, start, end) {
+  const etag = header('x-linked-etag') || header('etag') || '';
+  const fail = (type, message) => ({ ok: false, type, message: `alibi: ${u}: ${message}` });
+  const contentRange = (v) => {
+    // "bytes 0-99/1234" or "bytes */1234"
+    const m = /^bytes\s+(?:(\d+)-(\d+)|\*)\/(\d+|\*)$/i.exec((v || '').trim());
+    if (!m) return null;
+    return { start: m[1] === undefined ? null : Number(m[1]), total: m[3] === '*' ? null : Number(m[3]) };
+  };
+  if (status === 416) {
+    const cr = contentRange(header('content-range'));
+    return fail('format', `bytes ${start}-${end - 1} are past the end of the file${cr && cr.total !== null ? ` (${cr.total} bytes): truncated?` : ''}`);
+  }
+  if (status < 200 || status > 299) return fail('download', `HTTP ${status}`);
+  if (start === undefined) {
+    const len = header('content-length');
+    return { ok: true, total: len === null || header('content-encoding') ? undefined : Number(len), etag };
+  }
+  if (status === 200) {
+    // The server ignored the Range header. Fine only if it sent exactly the range asked for.
+    const len = Number(header('content-length'));
+    if (start === 0 && Number.isFinite(len) && len <= end && !header('content-encoding')) return { ok: true, total: len, etag };
+    return fail('download', 'the server does not answer Range requests; serve the model with `alibi serve` or convert it with `alibi convert --to web`');
+  }
+  const cr = contentRange(header('content-range'));
+  if (!cr || cr.start !== start) return fail('download', `bad Content-Range ${JSON.stringify(header('content-range'))} for bytes ${start}-${end - 1}`);
+  return { ok: true, total: cr.total === null ? undefined : cr.total, etag };
 }
 
-export function httpFetcher(base, { fetch = globalThis.fetch.bind(globalThis) } = {}) {
+// helperMain is the fetch helper: a worker of its own that downloads weight
+// pieces straight into buffers the runtime worker transfers to it and back.
+// Reading a response body costs the reading thread about as much CPU as
+// the engine's conversion of the same bytes (Chromium allocates and faults
+// in memory for every network chunk), so on its own thread the download
+// keeps going while the engine converts the previous piece.
+// Messages in: { id, url, start, end, reload, buf } (buf transferred),
+// { abort: id }. Out: { ready }, { id, progress: n },
+// { id, buf, n, longer, total, etag } (buf transferred), { id, error: { type, message } }.
+// It is serialized with Function.prototype.toString, so it uses nothing
+// but its argument and the worker's globals.
+function helperMain(check) {
+  const ctl = new Map();
+  const post = (m, t) => self.postMessage(m, t || []);
+  async function read(m, signal) {
+    const headers = { Range: `bytes=${m.start}-${m.end - 1}` };
+    const res = await fetch(m.url, { signal, headers, cache: m.reload ? 'reload' : 'default' });
+    const c = check(m.url, res.status, (k) => res.headers.get(k), m.start, m.end);
+    if (!c.ok) {
+      res.body?.cancel().catch(() => {});
+      return { error: { type: c.type, message: c.message } };
+    }
+    const limit = m.end - m.start;
+    let buf = m.buf;
+    let off = 0;
+    let told = 0;
+    const tell = (force) => {
+      if (off - told >= (1 << 20) || (force && off > told)) {
+        post({ id: m.id, progress: off - told });
+        told = off;
+      }
+    };
+    let byob = null;
+    try {
+      byob = res.body.getReader({ mode: 'byob' });
+    } catch {
+      byob = null;
+    }
+    let longer = false;
+    if (byob) {
+      while (off < limit) {
+        const r = await byob.read(new Uint8Array(buf, off, limit - off));
+        if (r.value) buf = r.value.buffer;
+        if (r.done) break;
+        off += r.value.byteLength;
+        tell(false);
+      }
+      if (off === limit) {
+        const extra = await byob.read(new Uint8Array(1)).catch(() => ({ done: true }));
+        longer = !extra.done && !!extra.value && extra.value.byteLength > 0;
+      }
+      byob.cancel().catch(() => {});
+    } else {
+      const reader = res.body.getReader();
+      const out = new Uint8Array(buf);
+      for (;;) {
+        const r = await reader.read();
+        if (r.done) break;
+        const v = r.value;
+        if (off + v.length > limit) {
+          out.set(v.subarray(0, limit - off), off);
+          off = limit;
+          longer = true;
+          reader.cancel().catch(() => {});
+          break;
+        }
+        out.set(v, off);
+        off += v.length;
+        tell(false);
+      }
+    }
+    tell(true);
+    return { buf, n: off, longer, total: c.total, etag: c.etag };
+  }
+  self.onmessage = async (e) => {
+    const m = e.data;
+    if (m.abort !== undefined) {
+      const c = ctl.get(m.abort);
+      if (c) c.abort();
+      return;
+    }
+    const c = new AbortController();
+    ctl.set(m.id, c);
+    try {
+      const r = await read(m, c.signal);
+      if (r.error) post({ id: m.id, error: r.error });
+      else post({ id: m.id, ...r }, [r.buf]);
+    } catch (err) {
+      post({ id: m.id, error: { type: 'download', message: `alibi: ${m.url}: ${err && err.message ? err.message : String(err)}` } });
+    } finally {
+      ctl.delete(m.id);
+    }
+  };
+  post({ ready: true });
+}
+
+let helperState = null; // Promise of the helper client, or of null when it cannot run
+
+// fetchHelper starts the shared fetch helper (once per runtime worker) and
+// resolves to its client, or to null where no worker can be started (Node,
+// a Content-Security-Policy without blob: workers): callers then read
+// responses on their own thread.
+export function fetchHelper() {
+  if (helperState) return helperState;
+  helperState = new Promise((resolve) => {
+    let w;
+    let revoke = () => {};
+    try {
+      // Node has no Worker global (and wasm_exec.js defines a stand-in
+      // `process` in browsers, so that is no test).
+      const node = !!(globalThis.process && globalThis.process.versions && globalThis.process.versions.node);
+      if (node || typeof Worker !== 'function' || typeof Blob !== 'function' || !(globalThis.URL && URL.createObjectURL)) {
+        resolve(null);
+        return;
+      }
+      const src = `"use strict";(${helperMain.toString()})(${rangeCheck.toString()});`;
+      const url = URL.createObjectURL(new Blob([src], { type: 'text/javascript' }));
+      w = new Worker(url, { name: 'alibi-fetch' });
+      // The URL is revoked once the helper runs (or failed): revoking it now
+      // could stop the worker's script from loading.
+      revoke = () => URL.revokeObjectURL(url);
+    } catch {
+      resolve(null);
+      return;
+    }
+    const pending = new Map();
+    let next = 0;
+    let ready = false;
+    const failAll = (message) => {
+      for (const p of pending.values()) p.reject(new AlibiError('download', `alibi: the fetch helper failed: ${message}`));
+      pending.clear();
+    };
+    w.addEventListener('error', (e) => {
+      if (e.preventDefault) e.preventDefault();
+      revoke();
+      if (!ready) resolve(null); // never started (blocked): read in this thread
+      else failAll(e.message || 'error');
+    });
+    w.addEventListener('message', (e) => {
+      const m = e.data;
+      if (m.ready) {
+        ready = true;
+        revoke();
+        resolve(client);
+        return;
+      }
+      const p = pending.get(m.id);
+      if (!p) return;
+      if (m.progress !== undefined) {
+        p.onBytes(m.progress);
+        return;
+      }
+      pending.delete(m.id);
+      if (m.error) p.reject(new AlibiError(m.error.type, m.error.message));
+      else p.resolve(m);
+    });
+    const client = {
+      // read fetches bytes [start, end) of url into the ArrayBuffer of
+      // `into` (transferred away and back): { bytes, total, etag, counted }.
+      read(url, { start, end, reload = false, into, signal, onBytes = () => {} }) {
+        if (signal && signal.aborted) return Promise.reject(abortError(signal));
+        const id = ++next;
+        const limit = end - start;
+        return new Promise((resolve2, reject) => {
+          const onAbort = () => {
+            if (!pending.has(id)) return;
+            pending.delete(id);
+            w.postMessage({ abort: id });
+            reject(abortError(signal));
+          };
+          const done = (f) => (v) => {
+            if (signal) signal.removeEventListener('abort', onAbort);
+            f(v);
+          };
+          pending.set(id, {
+            onBytes,
+            reject: done(reject),
+            resolve: done((m) => {
+              let bytes = new Uint8Array(m.buf, 0, m.n);
+              if (m.longer) bytes = new Uint8Array(limit + 1); // one extra byte shows the mismatch
+              resolve2({ bytes, total: m.total, etag: m.etag, counted: true });
+            }),
+          });
+          if (signal) signal.addEventListener('abort', onAbort, { once: true });
+          const buf = into.byteOffset === 0 && into.byteLength >= limit ? into.buffer : new ArrayBuffer(limit);
+          w.postMessage({ id, url, start, end, reload, buf }, [buf]);
+        });
+      },
+    };
+  });
+  return helperState;
+}
+
+export function httpFetcher(base, { fetch = globalThis.fetch.bind(globalThis), helper = null } = {}) {
   const baseURL = new URL(base);
   if (!baseURL.pathname.endsWith('/')) baseURL.pathname += '/';
   const url = (name) => new URL(name, baseURL).href;
@@ -59,9 +279,15 @@ export function httpFetcher(base, { fetch = globalThis.fetch.bind(globalThis) } 
         rethrowFetch(e, u, signal);
       }
     },
-    async open(name, signal, { start, end, reload = false } = {}) {
+    // open: with `into` (a buffer for the bytes) and `helper` (a Promise of
+    // fetchHelper()'s client, or null), a range is read whole by the fetch
+    // helper and returned as { bytes, counted: true } (onBytes called as
+    // they arrive); otherwise as a body stream for readBody.
+    async open(name, signal, { start, end, reload = false, into, onBytes } = {}) {
       const u = url(name);
       const ranged = start !== undefined;
+      const h = ranged && into ? await helper : null;
+      if (h) return h.read(u, { start, end, reload, into, signal, onBytes });
       const headers = ranged ? { Range: `bytes=${start}-${end - 1}` } : {};
       let res;
       try {
@@ -69,35 +295,12 @@ export function httpFetcher(base, { fetch = globalThis.fetch.bind(globalThis) } 
       } catch (e) {
         rethrowFetch(e, u, signal);
       }
-      const etag = res.headers.get('x-linked-etag') || res.headers.get('etag') || '';
-      if (res.status === 416) {
+      const c = rangeCheck(u, res.status, (k) => res.headers.get(k), start, end);
+      if (!c.ok) {
         res.body?.cancel().catch(() => {});
-        const cr = parseContentRange(res.headers.get('content-range'));
-        throw new AlibiError('format', `alibi: ${u}: bytes ${start}-${end - 1} are past the end of the file${cr && cr.total !== null ? ` (${cr.total} bytes): truncated?` : ''}`);
+        throw new AlibiError(c.type, c.message);
       }
-      if (!res.ok) {
-        res.body?.cancel().catch(() => {});
-        throw downloadError(u, `HTTP ${res.status}`);
-      }
-      if (!ranged) {
-        const len = res.headers.get('content-length');
-        return { body: res.body, total: len === null || res.headers.get('content-encoding') ? undefined : Number(len), etag };
-      }
-      if (res.status === 200) {
-        // The server ignored the Range header. Fine only if it sent exactly the range asked for.
-        const len = Number(res.headers.get('content-length'));
-        if (start === 0 && Number.isFinite(len) && len <= end && !res.headers.get('content-encoding')) {
-          return { body: res.body, total: len, etag };
-        }
-        res.body?.cancel().catch(() => {});
-        throw new AlibiError('download', `alibi: ${u}: the server does not answer Range requests; serve the model with \`alibi serve\` or convert it with \`alibi convert --to web\``);
-      }
-      const cr = parseContentRange(res.headers.get('content-range'));
-      if (!cr || cr.start !== start) {
-        res.body?.cancel().catch(() => {});
-        throw downloadError(u, `bad Content-Range ${JSON.stringify(res.headers.get('content-range'))} for bytes ${start}-${end - 1}`);
-      }
-      return { body: res.body, total: cr.total === null ? undefined : cr.total, etag };
+      return { body: res.body, total: c.total, etag: c.etag };
     },
   };
 }
@@ -200,7 +403,7 @@ export function filesFetcher(files, names = []) {
 export async function readBody(res, limit, signal, onBytes = () => {}, into = null) {
   if (res.bytes) {
     if (signal && signal.aborted) throw abortError(signal);
-    onBytes(Math.min(res.bytes.length, limit));
+    if (!res.counted) onBytes(Math.min(res.bytes.length, limit));
     return res.bytes.length > limit ? res.bytes.subarray(0, limit + 1) : res.bytes;
   }
   const out = into && into.length === limit ? into : new Uint8Array(limit);

@@ -8,7 +8,7 @@
 // openFile, write, closeFile, finish, abortLoad. Tests pass a fake.
 
 import { AlibiError, abortError, throwIfAborted, toAlibiError } from './errors.js';
-import { httpFetcher, nodeFetcher, filesFetcher, readBody } from './fetchers.js';
+import { httpFetcher, nodeFetcher, filesFetcher, readBody, fetchHelper } from './fetchers.js';
 import { parseManifest } from './manifest.js';
 import { headerLength, parseHeader } from './safetensors.js';
 import { sha256Hex, isSha256Hex } from './sha256.js';
@@ -35,7 +35,9 @@ export async function fetcherFor(source) {
     return { fx: await nodeFetcher(p), key: u.href };
   }
   const key = normalizeSourceURL(u.href);
-  return { fx: httpFetcher(key, source.fetch ? { fetch: source.fetch } : undefined), key };
+  // Weight pieces are read by the fetch helper (its own thread) unless the
+  // caller supplies its own fetch.
+  return { fx: httpFetcher(key, source.fetch ? { fetch: source.fetch } : { helper: fetchHelper() }), key };
 }
 
 // getSmall fetches a small file network-first, falling back to the cache
@@ -296,7 +298,7 @@ export async function runLoad(plan, engine, {
       }
     }
 
-    const pool = new BufferPool(concurrency + 1);
+    const pool = new BufferPool(concurrency);
     const fetchPiece = async ({ piece }, _i, sig) => {
       let counted = 0;
       const count = (kind) => (n) => {
@@ -321,9 +323,10 @@ export async function runLoad(plan, engine, {
       }
       for (let attempt = 0; ; attempt++) {
         throwIfAborted(sig);
-        const res = await piece.open(sig, { reload: attempt > 0 });
         const buf = pool.take(piece.size);
-        const bytes = await readBody(res, piece.size, sig, count('network'), buf);
+        const onBytes = count('network');
+        const res = await piece.open(sig, { reload: attempt > 0, into: buf, onBytes });
+        const bytes = await readBody(res, piece.size, sig, onBytes, buf);
         if (bytes.buffer !== buf.buffer) pool.give(buf);
         if (piece.sha256) {
           progress.report('verify', piece.label, 0);
