@@ -129,7 +129,13 @@ async function threadedHost(threads) {
     threadsReason = `the kernel-threads build is not served (${e && e.message})`;
     return null;
   }
-  const memory = T.sharedMemoryFor(goModule);
+  let memory;
+  try {
+    memory = T.sharedMemoryFor(goModule);
+  } catch (e) {
+    threadsReason = String(e && e.message || e);
+    return null;
+  }
   if (!memory) {
     threadsReason = 'alibi-mt.wasm has no shared memory';
     return null;
@@ -227,11 +233,19 @@ function wasmBytes(rt) {
 const ops = {
   async load(msg, signal, emit) {
     const o = msg.options || {};
-    const rt = await ensureBooted({ kernels: o.simd !== false, threads: o.threads });
-    if (modelID) throw new AlibiError('format', 'alibi: this worker already holds a model');
+    // The engine boots (wasm compile, Go start) while the small files of the
+    // source (config, tokenizer, safetensors header) download.
+    const booting = ensureBooted({ kernels: o.simd !== false, threads: o.threads });
+    booting.catch(() => {}); // awaited below; a failure must not go unhandled meanwhile
+    if (modelID) {
+      await booting;
+      throw new AlibiError('format', 'alibi: this worker already holds a model');
+    }
     const cache = o.cache === false ? null : await openModelCache();
     const progress = createProgress((ev) => emit('progress', ev), { interval: o.progressInterval ?? 100 });
     const plan = await resolvePlan(msg.source, { cache, signal, pieceSize: o.chunkSize });
+    const rt = await booting;
+    if (modelID) throw new AlibiError('format', 'alibi: this worker already holds a model');
     const res = await runLoad(plan, engineAdapter(rt.ns), {
       quant: o.quant || 'none', contextLength: o.contextLength || 0, memoryLimit: o.memoryLimit || 0,
       concurrency: Math.min(4, Math.max(2, o.concurrency || 3)), cache, progress, signal,

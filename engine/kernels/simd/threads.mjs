@@ -53,7 +53,19 @@ export function sharedMemoryFor(goModule) {
   const secs = WebAssembly.Module.customSections(goModule, LIMITS_SECTION);
   if (!secs.length) return null;
   const v = new DataView(secs[0]);
-  return new WebAssembly.Memory({ initial: v.getUint32(0, true), maximum: v.getUint32(4, true), shared: true });
+  const initial = v.getUint32(0, true);
+  // A shared memory reserves its maximum up front; where 4 GiB of address
+  // space is refused (some 32-bit or small devices), try smaller maxima (an
+  // import accepts a memory whose maximum is below the declared one).
+  let err = null;
+  for (let maximum = v.getUint32(4, true); maximum >= initial && maximum >= 256; maximum = Math.floor(maximum / 2)) {
+    try {
+      return new WebAssembly.Memory({ initial, maximum, shared: true });
+    } catch (e) {
+      err = e;
+    }
+  }
+  throw new RangeError(`alibi threads: cannot reserve a shared memory (${err && err.message})`);
 }
 
 /**
