@@ -58,12 +58,13 @@ export function sharedMemoryFor(goModule) {
   // space is refused (some 32-bit or small devices), try smaller maxima (an
   // import accepts a memory whose maximum is below the declared one).
   let err = null;
-  for (let maximum = v.getUint32(4, true); maximum >= initial && maximum >= 256; maximum = Math.floor(maximum / 2)) {
+  for (let maximum = v.getUint32(4, true); maximum >= initial; maximum = Math.floor(maximum / 2)) {
     try {
       return new WebAssembly.Memory({ initial, maximum, shared: true });
     } catch (e) {
       err = e;
     }
+    if (maximum <= 1) break;
   }
   throw new RangeError(`alibi threads: cannot reserve a shared memory (${err && err.message})`);
 }
