@@ -323,6 +323,23 @@ func TestFSSourceETagFollowsContent(t *testing.T) {
 	}
 }
 
+func TestFSSourceFastETag(t *testing.T) {
+	fsys := fstest.MapFS{"a.txt": {Data: []byte("one"), ModTime: time.Unix(1, 0)}}
+	src := NewFSSource(fsys)
+	src.FastETag = true
+	e1, err := src.Stat(context.Background(), "a.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e1.ETag != `"3-3b9aca00"` {
+		t.Errorf("fast etag %s, want size-mtime", e1.ETag)
+	}
+	fsys["a.txt"] = &fstest.MapFile{Data: []byte("three"), ModTime: time.Unix(2, 0)}
+	if e2, _ := src.Stat(context.Background(), "a.txt"); e2.ETag == e1.ETag || e2.Size != 5 {
+		t.Errorf("after a change: %+v", e2)
+	}
+}
+
 func BenchmarkServeRange(b *testing.B) {
 	fsys, _ := testFS()
 	h := New(NewFSSource(fsys))

@@ -197,4 +197,20 @@ func TestPolicyHeaders(t *testing.T) {
 	if h.Get("Cache-Control") != CacheImmutable || h.Get("Access-Control-Allow-Origin") != "*" {
 		t.Errorf("custom policy ignored: %v", h)
 	}
+	// A development server: every file isolated and readable from anywhere.
+	all := func(string) bool { return true }
+	dev := Policy{CORS: all, Isolate: all, ShortCache: "no-cache"}
+	for _, name := range []string{"index.html", "models/b/manifest.json", "alibi.3fa92c1b.wasm"} {
+		h := http.Header{}
+		dev.SetFileHeaders(h, name, nil)
+		want := "no-cache"
+		if name == "alibi.3fa92c1b.wasm" {
+			want = CacheImmutable
+		}
+		if h.Get("Cache-Control") != want || h.Get("Cross-Origin-Opener-Policy") != "same-origin" ||
+			h.Get("Cross-Origin-Embedder-Policy") != "require-corp" || h.Get("Cross-Origin-Resource-Policy") != "cross-origin" ||
+			h.Get("Access-Control-Allow-Origin") != "*" {
+			t.Errorf("dev policy, %s: %v", name, h)
+		}
+	}
 }

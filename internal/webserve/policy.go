@@ -20,8 +20,16 @@ type Policy struct {
 	// preflight answered, CORP cross-origin). Nil: files under "models/".
 	CORS func(name string) bool
 	// Immutable reports whether a file never changes under its URL, so it
-	// gets CacheImmutable instead of CacheShort. Nil: DefaultImmutable.
+	// gets CacheImmutable instead of ShortCache. Nil: DefaultImmutable.
 	Immutable func(name string, query url.Values) bool
+	// Isolate reports whether a response gets the cross-origin isolation
+	// headers (COOP/COEP). Nil: the files that are not CORS files. A file
+	// that is both is isolated and readable from any origin (CORP
+	// cross-origin), as a development server wants.
+	Isolate func(name string) bool
+	// ShortCache is the Cache-Control of files that are not immutable.
+	// Empty: CacheShort.
+	ShortCache string
 }
 
 // DefaultCORS is the default Policy.CORS: model files live under models/.
@@ -72,6 +80,13 @@ func (p Policy) cors(name string) bool {
 	return p.CORS(name)
 }
 
+func (p Policy) isolate(name string) bool {
+	if p.Isolate == nil {
+		return !p.cors(name)
+	}
+	return p.Isolate(name)
+}
+
 func (p Policy) immutable(name string, q url.Values) bool {
 	if p.Immutable == nil {
 		return DefaultImmutable(name, q)
@@ -87,20 +102,24 @@ const (
 )
 
 // SetFileHeaders sets the policy headers of a file response: Content-Type,
-// nosniff, Cache-Control, and either the CORS headers (model files) or the
+// nosniff, Cache-Control, the CORS headers (model files) and the
 // cross-origin isolation headers (app pages).
 func (p Policy) SetFileHeaders(h http.Header, name string, query url.Values) {
 	h.Set("Content-Type", ContentType(name))
 	h.Set("X-Content-Type-Options", "nosniff")
-	if p.immutable(name, query) {
+	switch {
+	case p.immutable(name, query):
 		h.Set("Cache-Control", CacheImmutable)
-	} else {
+	case p.ShortCache != "":
+		h.Set("Cache-Control", p.ShortCache)
+	default:
 		h.Set("Cache-Control", CacheShort)
 	}
-	if p.cors(name) {
-		SetCORS(h)
-	} else {
+	if p.isolate(name) {
 		SetIsolation(h)
+	}
+	if p.cors(name) {
+		SetCORS(h) // after SetIsolation: CORP cross-origin
 	}
 }
 
