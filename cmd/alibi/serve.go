@@ -15,6 +15,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"time"
 
@@ -62,8 +63,8 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 // policy: every response is both cross-origin isolated (COOP/COEP, so
 // pages can use SharedArrayBuffer for kernel threads) and readable from any
 // origin (CORS, CORP cross-origin: a page elsewhere may load the runtime
-// with baseURL, or the weights); files without a content hash are revalidated
-// on every use (no-cache); ETags come from the size and modification time,
+// with baseURL, or the weights); files other than the runtime's ?v= URLs are
+// revalidated on every use (no-cache); ETags come from the size and modification time,
 // so a multi-gigabyte checkpoint is not read to answer its first request.
 // With log set, each request is logged as
 // "serve: METHOD PATH STATUS BYTES "RANGE"" (the e2e tests parse it).
@@ -83,7 +84,10 @@ func newStaticHandler(dir string, log io.Writer) (http.Handler, error) {
 	all := func(string) bool { return true }
 	h := webserve.New(src)
 	h.Gzip = true
-	h.Policy = webserve.Policy{CORS: all, Isolate: all, ShortCache: "no-cache"}
+	// Only ?v=<build hash> URLs (the runtime's own files) are immutable: a
+	// development server's files change under their names.
+	versioned := func(_ string, q url.Values) bool { return q.Get("v") != "" }
+	h.Policy = webserve.Policy{CORS: all, Isolate: all, Immutable: versioned, ShortCache: "no-cache"}
 	if log != nil {
 		h.Logf = func(format string, args ...any) { fmt.Fprintf(log, format+"\n", args...) }
 	}
