@@ -89,6 +89,35 @@ func BenchmarkMatVec(b *testing.B) {
 	}
 }
 
+// BenchmarkMatVecCold is MatVec the way decoding runs it on a model larger
+// than the CPU caches: each call reads a matrix no call has touched since
+// about 256 MiB of other matrices went by (a ring of distinct matrices), so
+// W streams from DRAM. Reports GB/s of W read (and GFLOP/s).
+func BenchmarkMatVecCold(b *testing.B) {
+	r := rand.New(rand.NewPCG(11, 11))
+	const ring = 256 << 20 // bytes
+	for _, sh := range []struct{ rows, cols int }{{768, 256}, {1024, 1024}, {3072, 1024}, {1024, 4096}} {
+		n := sh.rows * sh.cols
+		k := max(2, ring/(4*n))
+		w := make([]float32, k*n)
+		for i := range w {
+			w[i] = float32(r.IntN(17)-8) * 0.01
+		}
+		x, dst := randSlice(r, sh.cols), make([]float32, sh.rows)
+		b.Run(fmt.Sprintf("%dx%d", sh.rows, sh.cols), func(b *testing.B) {
+			benchPaths(b, func(b *testing.B) {
+				i := 0
+				benchOp(b, 4*float64(n), "GB/s", func() {
+					MatVec(dst, w[i*n:(i+1)*n], x)
+					if i++; i == k {
+						i = 0
+					}
+				})
+			})
+		})
+	}
+}
+
 func BenchmarkAxpy(b *testing.B) {
 	r := rand.New(rand.NewPCG(3, 3))
 	for _, n := range []int{256, 1024, 4096} {

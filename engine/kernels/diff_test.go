@@ -113,3 +113,73 @@ func TestSIMDMatchesGo(t *testing.T) {
 		}
 	}
 }
+
+// TestSIMDMatVecLarge checks the SIMD matvec (four row quarters read in
+// parallel) against the pure-Go loop on large shapes, the size of a model's
+// weight matrices: row counts with every remainder mod 4 and 8, odd column
+// counts, and a sentinel after dst that must survive.
+func TestSIMDMatVecLarge(t *testing.T) {
+	requireSIMD(t)
+	prev := SetSIMD(true)
+	defer SetSIMD(prev)
+	r := rand.New(rand.NewPCG(23, 24))
+	shapes := [][2]int{{2053, 1027}, {2048, 1024}, {263, 8001}, {8195, 257}, {8, 262144}, {9, 233017}, {15, 139810}, {2062, 1021}, {1027, 2049}, {1029, 2048}}
+	for _, sh := range shapes {
+		rows, cols := sh[0], sh[1]
+		w, x := randSlice(r, rows*cols), randSlice(r, cols)
+		var got [2][]float32
+		for pi, simd := range []bool{false, true} {
+			dst := make([]float32, rows+3)
+			for i := rows; i < len(dst); i++ {
+				dst[i] = 1234.5
+			}
+			SetSIMD(simd)
+			MatVec(dst[:rows], w, x)
+			for i := rows; i < len(dst); i++ {
+				if dst[i] != 1234.5 {
+					t.Fatalf("simd=%v %dx%d: wrote past dst at %d", simd, rows, cols, i)
+				}
+			}
+			got[pi] = dst[:rows]
+		}
+		for i := 0; i < rows; i++ {
+			_, abs := refDot(w[i*cols:(i+1)*cols], x)
+			if d := math.Abs(float64(got[0][i]) - float64(got[1][i])); !(d <= 2*dotTol(cols, abs)) {
+				t.Fatalf("MatVec %dx%d row %d: go %v, simd %v (diff %g)", rows, cols, i, got[0][i], got[1][i], d)
+			}
+		}
+	}
+}
+
+// TestSIMDMatVecQ8MatchesMatMulQ8: on the SIMD path, decoding a token
+// (MatVecQ8, four row quarters per pass) and prefilling it (MatMulQ8,
+// consecutive rows) give the same logits bit for bit: both run the same
+// per-row arithmetic.
+func TestSIMDMatVecQ8MatchesMatMulQ8(t *testing.T) {
+	requireSIMD(t)
+	prev := SetSIMD(true)
+	defer SetSIMD(prev)
+	r := rand.New(rand.NewPCG(25, 26))
+	shapes := [][2]int{{1, 64}, {3, 100}, {4, 32}, {7, 96}, {13, 250}, {37, 320}, {1027, 256}, {1030, 1024}, {515, 1000}}
+	for _, sh := range shapes {
+		rows, cols := sh[0], sh[1]
+		q, s := randQ8(r, rows, cols)
+		n := 3
+		x := randSlice(r, n*cols)
+		mm := make([]float32, n*rows)
+		MatMulQ8(mm, x, q, s, n)
+		mv := make([]float32, rows+1)
+		for i := 0; i < n; i++ {
+			mv[rows] = 1234.5
+			MatVecQ8(mv[:rows], q, s, x[i*cols:(i+1)*cols])
+			if mv[rows] != 1234.5 {
+				t.Fatalf("MatVecQ8 %dx%d wrote past dst", rows, cols)
+			}
+			for j := 0; j < rows; j++ {
+				if math.Float32bits(mv[j]) != math.Float32bits(mm[i*rows+j]) {
+					t.Fatalf("%dx%d row %d of X, W row %d: MatVecQ8 %v, MatMulQ8 %v", rows, cols, i, j, mv[j], mm[i*rows+j])
+				}
+			}
+		}
+	}
+}
