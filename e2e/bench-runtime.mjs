@@ -85,8 +85,8 @@ async function freshPage() {
   await page.goto(server.url + 'bench.html');
 }
 
-async function kernel(simd, rows, cols) {
-  return page.evaluate(async (o) => (await import('/alibi.js')).benchKernels(o), { simd, rows, cols, ms: quick ? 200 : 600 });
+async function kernel(simd, rows, cols, cold) {
+  return page.evaluate(async (o) => (await import('/alibi.js')).benchKernels(o), { simd, rows, cols, cold, ms: quick ? 200 : 600 });
 }
 
 // rendererRSS sums the resident memory of this browser's renderer
@@ -284,10 +284,13 @@ async function bench(label, src, options, { promptLen = 64, genTokens = 64 } = {
 }
 
 const results = { date: new Date().toISOString(), chromium: browser.version(), crossOriginIsolated: isolated, sizes, kernels: [], models: [] };
-for (const [rows, cols] of [[256, 256], [1024, 1024], [4096, 1024]]) {
-  const simd = await kernel(true, rows, cols);
-  const go = await kernel(false, rows, cols);
-  results.kernels.push({ rows, cols, simdGFLOPS: simd.gflops, goGFLOPS: go.gflops, ratio: simd.gflops / go.gflops, simdBound: simd.simdBound });
+// In the caches (one matrix), and from main memory (cold: 256 MiB of
+// matrices in turn, as the weights of a decode step).
+for (const [rows, cols, cold] of [[256, 256, false], [1024, 1024, false], [4096, 1024, false], [1024, 4096, false],
+  [1024, 1024, true], [4096, 1024, true], [1024, 4096, true]]) {
+  const simd = await kernel(true, rows, cols, cold);
+  const go = await kernel(false, rows, cols, cold);
+  results.kernels.push({ rows, cols, cold, simdGFLOPS: simd.gflops, goGFLOPS: go.gflops, ratio: simd.gflops / go.gflops, simdBound: simd.simdBound });
 }
 // The runtime's fixed cost (worker, compiled wasm, Go runtime): a 0.7 MB model.
 results.models.push({ name: 'tiny model (fixed runtime overhead)', ...(await bench('tiny model', '/hf/tiny/', { cache: false }, { promptLen: 16, genTokens: 8 })) });
@@ -318,7 +321,7 @@ console.log(`Chromium ${results.chromium}, crossOriginIsolated=${isolated}`);
 console.log('\nDownload sizes (gzip -9):');
 for (const [k, v] of Object.entries(sizes)) console.log(`  ${k.padEnd(58)} ${String(v.raw).padStart(9)} B raw  ${String(v.gzip).padStart(9)} B gzip`);
 console.log('\nf32 matvec kernel in the browser worker:');
-for (const k of results.kernels) console.log(`  ${k.rows}x${k.cols}: SIMD128 ${k.simdGFLOPS.toFixed(2)} GFLOP/s, pure Go ${k.goGFLOPS.toFixed(2)} GFLOP/s, ratio ${k.ratio.toFixed(1)}x`);
+for (const k of results.kernels) console.log(`  ${k.rows}x${k.cols} ${k.cold ? 'from memory' : 'in cache   '}: SIMD128 ${k.simdGFLOPS.toFixed(2)} GFLOP/s, pure Go ${k.goGFLOPS.toFixed(2)} GFLOP/s, ratio ${k.ratio.toFixed(1)}x`);
 const fixedRSS = results.models[0] && results.models[0].name.startsWith('tiny') ? results.models[0].rssPeakDelta : null;
 for (const r of results.models) {
   console.log(`\n${r.name}: ${mb(r.fileBytes)} MB of weights files, ${mb(r.weightBytes)} MB in memory (${r.quant}), simd=${r.simd}`);

@@ -764,38 +764,54 @@ type MatVecBench struct {
 	NsPerOp           float64
 	GFLOPS            float64
 	SIMD              bool
+	Cold              bool // the matrices came from main memory, not the caches
 }
+
+// coldBytes is how much matrix data a cold BenchMatVec cycles through: far
+// more than any CPU cache, as the weights of a decode step.
+const coldBytes = 256 << 20
 
 // BenchMatVec times kernels.MatVec on a rows x cols matrix (the kernel the
 // decode step spends its time in) for at least minDur, after a warm-up
 // that lets the JavaScript engine tier the code up. The kernel path is the
 // one this instance selected: SIMD128 when the host bound the kernel
-// module, pure Go otherwise.
-func BenchMatVec(rows, cols int, minDur time.Duration) (MatVecBench, error) {
+// module, pure Go otherwise. With cold, each call takes the next of enough
+// distinct matrices to fill 256 MiB, so W streams from main memory as in a
+// decode step; otherwise the one matrix stays in the caches.
+func BenchMatVec(rows, cols int, minDur time.Duration, cold bool) (MatVecBench, error) {
 	if rows <= 0 || cols <= 0 || rows*cols > 1<<26 {
 		return MatVecBench{}, fmt.Errorf("wasm: bench: bad shape %dx%d: %w", rows, cols, engine.ErrFormat)
 	}
-	w := make([]float32, rows*cols)
+	n := 1
+	if cold {
+		n = max(2, coldBytes/(4*rows*cols))
+	}
+	ws := make([][]float32, n)
+	for k := range ws {
+		w := make([]float32, rows*cols)
+		for i := range w {
+			w[i] = float32((i+k)%17-8) * 0.01
+		}
+		ws[k] = w
+	}
 	x := make([]float32, cols)
 	dst := make([]float32, rows)
-	for i := range w {
-		w[i] = float32(i%17-8) * 0.01
-	}
 	for i := range x {
 		x[i] = float32(i%5) * 0.1
 	}
 	// Warm up for as long as the timed run: V8 compiles wasm with a baseline
 	// compiler first and tiers hot functions up in the background.
-	for warm := time.Now(); time.Since(warm) < minDur; {
-		kernels.MatVec(dst, w, x)
+	k := 0
+	for warm := time.Now(); time.Since(warm) < minDur; k++ {
+		kernels.MatVec(dst, ws[k%n], x)
 	}
 	iters := 0
 	start := time.Now()
 	for time.Since(start) < minDur || iters < 10 {
-		kernels.MatVec(dst, w, x)
+		kernels.MatVec(dst, ws[(k+iters)%n], x)
 		iters++
 	}
 	el := time.Since(start)
 	ns := float64(el.Nanoseconds()) / float64(iters)
-	return MatVecBench{Rows: rows, Cols: cols, Iters: iters, NsPerOp: ns, GFLOPS: 2 * float64(rows*cols) / ns, SIMD: kernels.SIMD()}, nil
+	return MatVecBench{Rows: rows, Cols: cols, Iters: iters, NsPerOp: ns, GFLOPS: 2 * float64(rows*cols) / ns, SIMD: kernels.SIMD(), Cold: cold}, nil
 }

@@ -361,14 +361,16 @@ func TestStopString(t *testing.T) {
 }
 
 func TestBenchMatVec(t *testing.T) {
-	b, err := BenchMatVec(64, 128, time.Millisecond)
-	if err != nil {
-		t.Fatal(err)
+	for _, cold := range []bool{false, true} {
+		b, err := BenchMatVec(64, 128, time.Millisecond, cold)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.Iters < 10 || b.NsPerOp <= 0 || b.GFLOPS <= 0 || b.Cold != cold {
+			t.Fatalf("%+v", b)
+		}
 	}
-	if b.Iters < 10 || b.NsPerOp <= 0 || b.GFLOPS <= 0 {
-		t.Fatalf("%+v", b)
-	}
-	if _, err := BenchMatVec(0, 10, time.Millisecond); err == nil {
+	if _, err := BenchMatVec(0, 10, time.Millisecond, false); err == nil {
 		t.Fatal("bad shape: want error")
 	}
 }

@@ -626,7 +626,7 @@ func handlers(rt *Runtime) map[string]handler {
 			}
 			return func() (any, error) { return nil, rt.Dispose(id) }, nil
 		},
-		// benchMatVec(rows, cols, ms) -> JSON {rows, cols, iters, nsPerOp, gflops, simd}
+		// benchMatVec(rows, cols, ms, cold) -> JSON {rows, cols, iters, nsPerOp, gflops, simd, cold}
 		"benchMatVec": func(args []safejs.Value) (func() (any, error), error) {
 			rows, err := argInt(args, 0)
 			if err != nil {
@@ -640,12 +640,13 @@ func handlers(rt *Runtime) map[string]handler {
 			if err != nil {
 				return nil, err
 			}
+			cold := argBool(args, 3)
 			return func() (any, error) {
-				b, err := BenchMatVec(rows, cols, time.Duration(ms)*time.Millisecond)
+				b, err := BenchMatVec(rows, cols, time.Duration(ms)*time.Millisecond, cold)
 				if err != nil {
 					return nil, err
 				}
-				return jsonString(map[string]any{"rows": b.Rows, "cols": b.Cols, "iters": b.Iters, "nsPerOp": b.NsPerOp, "gflops": b.GFLOPS, "simd": b.SIMD})
+				return jsonString(map[string]any{"rows": b.Rows, "cols": b.Cols, "iters": b.Iters, "nsPerOp": b.NsPerOp, "gflops": b.GFLOPS, "simd": b.SIMD, "cold": b.Cold})
 			}, nil
 		},
 		// memory() -> JSON {heapAlloc, heapSys, sys, totalAlloc, simd}

@@ -199,6 +199,6 @@ export declare function deleteCachedModel(url: string): Promise<boolean>;
 export declare function storageEstimate(): Promise<{ usage: number | null; quota: number | null; persisted: boolean | null }>;
 
 /** Times the engine's f32 matvec kernel in a fresh worker (benchmarks). */
-export declare function benchKernels(options?: { simd?: boolean; threads?: number; rows?: number; cols?: number; ms?: number; baseURL?: string | URL }): Promise<{
-  rows: number; cols: number; iters: number; nsPerOp: number; gflops: number; simd: boolean; simdBound: boolean; threads: number;
+export declare function benchKernels(options?: { simd?: boolean; threads?: number; rows?: number; cols?: number; ms?: number; cold?: boolean; baseURL?: string | URL }): Promise<{
+  rows: number; cols: number; iters: number; nsPerOp: number; gflops: number; simd: boolean; simdBound: boolean; threads: number; cold: boolean;
 }>;

@@ -402,12 +402,14 @@ export async function storageEstimate() {
  * Times the engine's f32 matvec kernel in a fresh worker: with simd true the
  * SIMD128 kernels (when kernels.wasm is served), with simd false the pure-Go
  * loops; threads > 1 splits it over kernel threads (cross-origin isolated
- * pages). For benchmarks; returns { rows, cols, iters, nsPerOp, gflops, simd, threads }.
+ * pages); cold cycles through 256 MiB of matrices so they come from main
+ * memory, as in a decode step. For benchmarks; returns
+ * { rows, cols, iters, nsPerOp, gflops, simd, cold, threads }.
  */
-export async function benchKernels({ simd = true, threads = 1, rows = 1024, cols = 1024, ms = 300, baseURL } = {}) {
+export async function benchKernels({ simd = true, threads = 1, rows = 1024, cols = 1024, ms = 300, cold = false, baseURL } = {}) {
   const rpc = new RPC(await startWorker(baseURL));
   try {
-    return await rpc.call('benchMatVec', { simd, threads, rows, cols, ms });
+    return await rpc.call('benchMatVec', { simd, threads, rows, cols, ms, cold });
   } finally {
     rpc.terminate();
   }

@@ -352,7 +352,7 @@ const ops = {
   // pure Go, as booted); used by e2e/bench-runtime.mjs, not part of the API.
   async benchMatVec(msg) {
     const rt = await ensureBooted({ kernels: msg.simd !== false, threads: msg.threads });
-    return { ...JSON.parse(await rt.ns.benchMatVec(msg.rows, msg.cols, msg.ms)), simdBound: rt.simd, threads: rt.threads };
+    return { ...JSON.parse(await rt.ns.benchMatVec(msg.rows, msg.cols, msg.ms, !!msg.cold)), simdBound: rt.simd, threads: rt.threads };
   },
   async ping() {
     return { protocol: PROTOCOL };
