@@ -46,10 +46,15 @@ build-deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
+# chromium for the browser tests; numpy for the llama.cpp goldens check
+# (e2e/wllama-goldens compares llama.cpp with the numpy references live).
 test-deps: npm-deps
-	@if ! command -v chromium >/dev/null; then \
-	  echo "apt-get install: chromium"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	@missing=""; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	/usr/bin/python3 -c 'import numpy' 2>/dev/null || missing="$$missing python3-numpy"; \
+	if [ -n "$$missing" ]; then \
+	  echo "apt-get install:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
 npm-deps: node_modules/.alibi-npm-ci

@@ -255,8 +255,9 @@ describe('demo page', { concurrency: false }, () => {
     await waitReady(page);
     await page.setInputFiles('#file-input', files);
     await checkPayload(page, '3 local files');
-    // Drop the same files on the drop zone.
+    // Drop the same files on the drop zone (once the bundled model is back).
     await page.click('#load-bundled');
+    await page.waitForFunction(() => document.getElementById('model-name').textContent !== '3 local files');
     await waitReady(page);
     const payload = files.map((f) => ({ name: path.basename(f), b64: readFileSync(f).toString('base64') }));
     const dt = await page.evaluateHandle((list) => {
@@ -266,6 +267,11 @@ describe('demo page', { concurrency: false }, () => {
     }, payload);
     await page.dispatchEvent('#drop', 'dragover', { dataTransfer: dt });
     assert.equal(await page.evaluate(() => document.getElementById('drop').classList.contains('over')), true);
+    await page.dispatchEvent('#drop', 'drop', { dataTransfer: dt });
+    await checkPayload(page, '3 local files');
+    // A drop right after a click on "load bundled": the newer load wins,
+    // name and model alike (the older one must not write over it).
+    await page.click('#load-bundled');
     await page.dispatchEvent('#drop', 'drop', { dataTransfer: dt });
     await checkPayload(page, '3 local files');
     assert.deepEqual(errors, []);

@@ -131,6 +131,9 @@ async function load(source, label) {
   const old = state.model;
   state.model = null;
   if (old) await old.dispose().catch(() => {});
+  // A newer load (another click, a drop) may have started while the old
+  // model was disposed: it owns the UI now.
+  if (state.loadAbort !== abort) return;
 
   ui.modelName.textContent = label;
   ui.facts.replaceChildren();

@@ -21,7 +21,7 @@ export async function demo(out: HTMLElement, files: File[]): Promise<string> {
   };
   const options: LoadOptions = {
     onProgress, signal: controller.signal, quant: 'int8', cache: true, baseURL: new URL('https://cdn.example/alibi-wasm/'),
-    contextLength: 1024, memoryLimit: 2e9, concurrency: 3, chunkSize: 8 << 20, simd: true, progressInterval: 100,
+    contextLength: 1024, memoryLimit: 2e9, concurrency: 3, chunkSize: 8 << 20, simd: true, threads: 2, progressInterval: 100,
   };
   const sources: ModelSource[] = ['/models/brown-bloom/', new URL('https://example.com/m/'), { files }];
   const model: Model = await loadModel(sources[0]!, options);
@@ -30,7 +30,7 @@ export async function demo(out: HTMLElement, files: File[]): Promise<string> {
   const summary: Array<string | number | boolean | null> = [
     info.architecture, info.parameters, info.contextLength, info.trainingContext, info.layers, info.heads, info.hidden,
     info.vocab, info.quant, info.weightBytes, info.bos, info.eos, info.source, info.sourceKind, info.fileBytes,
-    info.estimatedBytes, info.simd, info.threads, info.crossOriginIsolated, info.cached, info.runtime,
+    info.estimatedBytes, info.simd, info.threads, info.threadsFallback ?? null, info.crossOriginIsolated, info.cached, info.runtime,
     info.generationDefaults.temperature ?? null, info.generationDefaults.topK ?? null,
     info.generationDefaults.topP ?? null, info.generationDefaults.repetitionPenalty ?? null,
     info.estimate ? info.estimate.load + info.estimate.estimate + info.estimate.limit : null,
@@ -84,8 +84,8 @@ export async function demo(out: HTMLElement, files: File[]): Promise<string> {
   }
   const est = await storageEstimate();
   const quota: Array<number | boolean | null> = [est.usage, est.quota, est.persisted];
-  const bench = await benchKernels({ simd: true, rows: 256, cols: 256, ms: 50, baseURL: '/alibi/' });
-  const b: Array<number | boolean> = [bench.rows, bench.cols, bench.iters, bench.nsPerOp, bench.gflops, bench.simd, bench.simdBound];
+  const bench = await benchKernels({ simd: true, threads: 1, rows: 256, cols: 256, ms: 50, cold: false, baseURL: '/alibi/' });
+  const b: Array<number | boolean> = [bench.rows, bench.cols, bench.iters, bench.nsPerOp, bench.gflops, bench.simd, bench.simdBound, bench.threads, bench.cold];
 
   await model.dispose();
   controller.abort();
