@@ -79,6 +79,11 @@ export function render(results) {
   md.push('');
   md.push('| ' + head.join(' | ') + ' |', '|' + head.map(() => '---').join('|') + '|');
   for (const r of rows) md.push('| ' + r.join(' | ') + ' |');
+  const failures = results.models.filter((r) => r.wllama && r.wllama.error);
+  if (failures.length) {
+    md.push('', 'wllama failed on:');
+    for (const r of failures) md.push(`- ${r.model} ${r.pair} with ${r.threads || 1} thread(s): \`${r.wllama.error}\``);
+  }
   md.push('', 'Raw figures (every run): build/bench/browser-bench.json.', '');
   return { text, md: md.join('\n') };
 }
