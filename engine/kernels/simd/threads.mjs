@@ -38,8 +38,11 @@ export const SEQ = 0, DONE = 1, ERR = 2, OP = 3, ARGS = 4, CTRL_INTS = 16;
 // kernel's row or token block where one thread would: the results stay
 // identical to one thread's whatever blocking the kernels use.
 const ALIGN = 16;
-// Below this many multiply-adds a call is not worth a hand-off.
-const MIN_WORK = 1 << 17;
+// Below these many multiply-adds a call is not worth a hand-off: a matvec
+// of a million (4 MB of f32 weights) takes about 130 us on one thread, a
+// hand-off a few; smaller ones (a 4M-parameter model's) ran slower split.
+const MIN_MATVEC = 1 << 20;
+const MIN_MATMUL = 1 << 17;
 // Spins before sleeping on Atomics.wait: a decode step issues a kernel call
 // every few hundred microseconds, and waking a sleeping thread costs tens.
 const SPIN = 1 << 14;
@@ -189,8 +192,10 @@ function wait(h) {
  * helpers. Other kernels run as before.
  * @param {Record<string, Function>} imports
  * @param {{ threads: number, helpers: any[] }} pool
+ * @param {{ minMatVec?: number, minMatMul?: number }} [opts] the smallest
+ *   matvec (rows*cols) and matmul (n*rows*cols) that are split
  */
-export function threadedImports(imports, pool) {
+export function threadedImports(imports, pool, { minMatVec = MIN_MATVEC, minMatMul = MIN_MATMUL } = {}) {
   const parts = pool.threads;
   const hs = pool.helpers;
   if (parts < 2) return { ...imports };
@@ -205,7 +210,7 @@ export function threadedImports(imports, pool) {
 
   // Rows split: dst[r], W row r. matvec(dst, w, x, rows, cols).
   out.matvec = (dst, w, x, rows, cols) => {
-    if (rows < parts * ALIGN || rows * cols < MIN_WORK) return imports.matvec(dst, w, x, rows, cols);
+    if (rows < parts * ALIGN || rows * cols < minMatVec) return imports.matvec(dst, w, x, rows, cols);
     const b = bounds(rows);
     for (let i = 1; i < parts; i++) {
       post(hs[i - 1], OPS.matvec, [dst + b[i] * 4, w + b[i] * cols * 4, x, b[i + 1] - b[i], cols]);
@@ -217,7 +222,7 @@ export function threadedImports(imports, pool) {
   // matvec_q8(dst, w, scales, x, rows, cols, block, scratch): each thread
   // quantizes x into the same scratch, writing the same bytes.
   out.matvec_q8 = (dst, w, s, x, rows, cols, block, scratch) => {
-    if (rows < parts * ALIGN || rows * cols < MIN_WORK) return imports.matvec_q8(dst, w, s, x, rows, cols, block, scratch);
+    if (rows < parts * ALIGN || rows * cols < minMatVec) return imports.matvec_q8(dst, w, s, x, rows, cols, block, scratch);
     const b = bounds(rows);
     const srow = (cols / block) * 4;
     for (let i = 1; i < parts; i++) {
@@ -229,7 +234,7 @@ export function threadedImports(imports, pool) {
 
   // Tokens split: dst row t, x row t. matmul(dst, x, w, n, rows, cols).
   out.matmul = (dst, x, w, n, rows, cols) => {
-    if (n < parts * ALIGN || n * rows * cols < MIN_WORK) return imports.matmul(dst, x, w, n, rows, cols);
+    if (n < parts * ALIGN || n * rows * cols < minMatMul) return imports.matmul(dst, x, w, n, rows, cols);
     const b = bounds(n);
     for (let i = 1; i < parts; i++) {
       post(hs[i - 1], OPS.matmul, [dst + b[i] * rows * 4, x + b[i] * cols * 4, w, b[i + 1] - b[i], rows, cols]);
@@ -241,7 +246,7 @@ export function threadedImports(imports, pool) {
   // matmul_q8(dst, x, w, scales, n, rows, cols, block, scratch): scratch holds
   // 68*(cols/32) bytes per token; each part gets the slice of its tokens.
   out.matmul_q8 = (dst, x, w, s, n, rows, cols, block, scratch) => {
-    if (n < parts * ALIGN || n * rows * cols < MIN_WORK) return imports.matmul_q8(dst, x, w, s, n, rows, cols, block, scratch);
+    if (n < parts * ALIGN || n * rows * cols < minMatMul) return imports.matmul_q8(dst, x, w, s, n, rows, cols, block, scratch);
     const b = bounds(n);
     const per = 68 * (cols >> 5);
     for (let i = 1; i < parts; i++) {

@@ -70,7 +70,7 @@ test('threaded kernels equal one thread bit for bit (2 and 3 threads, odd shapes
     const pool = await startPool({ module, memory, threads, spawn });
     try {
       assert.equal(pool.threads, threads);
-      const par = threadedImports(one, pool);
+      const par = threadedImports(one, pool, { minMatVec: 1 << 17 }); // split these test shapes too
       const f = new Float32Array(memory.buffer);
       const i8 = new Int8Array(memory.buffer);
       for (const [rows, cols, n] of [[1027, 333, 37], [4096, 256, 64], [64, 2048, 33], [2000, 1024, 3]]) {
