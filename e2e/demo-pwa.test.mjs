@@ -31,6 +31,19 @@ describe('demo PWA', { concurrency: false }, () => {
     server = await serve(site);
     browser = await launch();
   });
+  // visit opens the demo in a fresh context and waits until the model is
+  // ready and the service worker controls the page.
+  async function visit(t) {
+    const context = await browser.newContext();
+    t.after(() => context.close());
+    const page = await context.newPage();
+    const errors = watchConsole(page);
+    await page.goto(server.url);
+    await waitReady(page);
+    await controlled(page);
+    return { context, page, errors };
+  }
+
   after(async () => {
     await browser?.close();
     server?.stop();
@@ -72,13 +85,7 @@ describe('demo PWA', { concurrency: false }, () => {
 
   test('offline: after one visit a reload shows the page, loads the cached model and generates', async (t) => {
     if (skip) return t.skip(skip);
-    const context = await browser.newContext();
-    t.after(() => context.close());
-    const page = await context.newPage();
-    const errors = watchConsole(page);
-    await page.goto(server.url);
-    await waitReady(page);
-    await controlled(page);
+    const { context, page, errors } = await visit(t);
     await setSetting(page, 'max-tokens', 8);
     const online = await generateAndWait(page);
     assert.ok(online.count > 0);
@@ -105,13 +112,7 @@ describe('demo PWA', { concurrency: false }, () => {
 
   test('the kernel-threads build is cached on first use, not precached, and then works offline', async (t) => {
     if (skip) return t.skip(skip);
-    const context = await browser.newContext();
-    t.after(() => context.close());
-    const page = await context.newPage();
-    const errors = watchConsole(page);
-    await page.goto(server.url);
-    await waitReady(page);
-    await controlled(page);
+    const { context, page, errors } = await visit(t);
     const lazy = JSON.parse(readFileSync(path.join(site, 'assets.json'), 'utf8')).lazy;
     assert.deepEqual([...lazy].sort(), ['alibi-mt.wasm', 'kernels-mt.wasm', 'simd-thread.mjs', 'simd-threads.mjs']);
     const shellHas = () => page.evaluate(async (files) => {
@@ -178,13 +179,7 @@ describe('demo PWA', { concurrency: false }, () => {
 
   test('a new build shows "reload to update" and the page never mixes versions', async (t) => {
     if (skip) return t.skip(skip);
-    const context = await browser.newContext();
-    t.after(() => context.close());
-    const page = await context.newPage();
-    const errors = watchConsole(page);
-    await page.goto(server.url);
-    await waitReady(page);
-    await controlled(page);
+    const { context, page, errors } = await visit(t);
     const assetsPath = path.join(site, 'assets.json');
     const before = JSON.parse(readFileSync(assetsPath, 'utf8'));
 
