@@ -171,6 +171,49 @@ func argBool(args []safejs.Value, i int) bool {
 	return err == nil && b
 }
 
+// argReader decodes a handler's arguments: the first error sticks, and the
+// handler checks err once before it returns its work.
+type argReader struct {
+	args []safejs.Value
+	err  error
+}
+
+func (a *argReader) int(i int) int {
+	if a.err != nil {
+		return 0
+	}
+	n, err := argInt(a.args, i)
+	a.err = err
+	return n
+}
+
+func (a *argReader) str(i int) string {
+	if a.err != nil {
+		return ""
+	}
+	v, err := argString(a.args, i)
+	a.err = err
+	return v
+}
+
+func (a *argReader) ids(i int) []int {
+	if a.err != nil {
+		return nil
+	}
+	v, err := argIDs(a.args, i)
+	a.err = err
+	return v
+}
+
+func (a *argReader) bytes(i int) []byte {
+	if a.err != nil {
+		return nil
+	}
+	v, err := argBytes(a.args, i, nil)
+	a.err = err
+	return v
+}
+
 // argBytes copies a Uint8Array argument into dst (grown when too small).
 func argBytes(args []safejs.Value, i int, dst []byte) ([]byte, error) {
 	if i >= len(args) {
@@ -345,9 +388,10 @@ func handlers(rt *Runtime) map[string]handler {
 	return map[string]handler{
 		// beginLoad(configJSON string, optionsJSON string) -> JSON {load, estimate, limit, architecture}
 		"beginLoad": func(args []safejs.Value) (func() (any, error), error) {
-			cfg, err := argString(args, 0)
-			if err != nil {
-				return nil, err
+			a := argReader{args: args}
+			cfg := a.str(0)
+			if a.err != nil {
+				return nil, a.err
 			}
 			var o struct {
 				Quant         string `json:"quant"`
@@ -367,52 +411,45 @@ func handlers(rt *Runtime) map[string]handler {
 		},
 		// setTokenizer(load, tokenizerJSON Uint8Array)
 		"setTokenizer": func(args []safejs.Value) (func() (any, error), error) {
-			id, err := argInt(args, 0)
-			if err != nil {
-				return nil, err
-			}
-			b, err := argBytes(args, 1, nil)
-			if err != nil {
-				return nil, err
+			a := argReader{args: args}
+			id := a.int(0)
+			b := a.bytes(1)
+			if a.err != nil {
+				return nil, a.err
 			}
 			return func() (any, error) { return nil, rt.SetTokenizer(id, b) }, nil
 		},
 		// setIndex(load, indexJSON Uint8Array)
 		"setIndex": func(args []safejs.Value) (func() (any, error), error) {
-			id, err := argInt(args, 0)
-			if err != nil {
-				return nil, err
-			}
-			b, err := argBytes(args, 1, nil)
-			if err != nil {
-				return nil, err
+			a := argReader{args: args}
+			id := a.int(0)
+			b := a.bytes(1)
+			if a.err != nil {
+				return nil, a.err
 			}
 			return func() (any, error) { return nil, rt.SetIndex(id, b) }, nil
 		},
 		// openFile(load, name, size or -1, hash) -> file handle
 		"openFile": func(args []safejs.Value) (func() (any, error), error) {
-			id, err := argInt(args, 0)
-			if err != nil {
-				return nil, err
-			}
-			name, err := argString(args, 1)
-			if err != nil {
-				return nil, err
-			}
+			a := argReader{args: args}
+			id := a.int(0)
+			name := a.str(1)
 			size := -1
 			if len(args) > 2 && !args[2].IsUndefined() {
-				if size, err = argInt(args, 2); err != nil {
-					return nil, err
-				}
+				size = a.int(2)
+			}
+			if a.err != nil {
+				return nil, a.err
 			}
 			hash := argBool(args, 3)
 			return func() (any, error) { return rt.OpenFile(id, name, int64(size), hash) }, nil
 		},
 		// write(file, bytes Uint8Array)
 		"write": func(args []safejs.Value) (func() (any, error), error) {
-			fid, err := argInt(args, 0)
-			if err != nil {
-				return nil, err
+			a := argReader{args: args}
+			fid := a.int(0)
+			if a.err != nil {
+				return nil, a.err
 			}
 			// The bytes are copied into Go memory and written window by window,
 			// so a piece of any size costs only writeWindow bytes of scratch
@@ -439,23 +476,23 @@ func handlers(rt *Runtime) map[string]handler {
 		},
 		// closeFile(file, wantSHA256 or "") -> hex sha256
 		"closeFile": func(args []safejs.Value) (func() (any, error), error) {
-			fid, err := argInt(args, 0)
-			if err != nil {
-				return nil, err
-			}
+			a := argReader{args: args}
+			fid := a.int(0)
 			want := ""
 			if len(args) > 1 && !args[1].IsUndefined() && !args[1].IsNull() {
-				if want, err = argString(args, 1); err != nil {
-					return nil, err
-				}
+				want = a.str(1)
+			}
+			if a.err != nil {
+				return nil, a.err
 			}
 			return func() (any, error) { return rt.CloseFile(fid, want) }, nil
 		},
 		// finish(load) -> JSON {model, info}
 		"finish": func(args []safejs.Value) (func() (any, error), error) {
-			id, err := argInt(args, 0)
-			if err != nil {
-				return nil, err
+			a := argReader{args: args}
+			id := a.int(0)
+			if a.err != nil {
+				return nil, a.err
 			}
 			return func() (any, error) {
 				mid, info, err := rt.Finish(id)
@@ -467,21 +504,20 @@ func handlers(rt *Runtime) map[string]handler {
 		},
 		// abortLoad(load)
 		"abortLoad": func(args []safejs.Value) (func() (any, error), error) {
-			id, err := argInt(args, 0)
-			if err != nil {
-				return nil, err
+			a := argReader{args: args}
+			id := a.int(0)
+			if a.err != nil {
+				return nil, a.err
 			}
 			return func() (any, error) { rt.AbortLoad(id); return nil, nil }, nil
 		},
 		// tokenize(model, text, addSpecial) -> Uint8Array of int32
 		"tokenize": func(args []safejs.Value) (func() (any, error), error) {
-			id, err := argInt(args, 0)
-			if err != nil {
-				return nil, err
-			}
-			text, err := argString(args, 1)
-			if err != nil {
-				return nil, err
+			a := argReader{args: args}
+			id := a.int(0)
+			text := a.str(1)
+			if a.err != nil {
+				return nil, a.err
 			}
 			add := len(args) < 3 || args[2].IsUndefined() || argBool(args, 2)
 			return func() (any, error) {
@@ -494,26 +530,22 @@ func handlers(rt *Runtime) map[string]handler {
 		},
 		// detokenize(model, ids Uint8Array, skipSpecial) -> string
 		"detokenize": func(args []safejs.Value) (func() (any, error), error) {
-			id, err := argInt(args, 0)
-			if err != nil {
-				return nil, err
-			}
-			ids, err := argIDs(args, 1)
-			if err != nil {
-				return nil, err
+			a := argReader{args: args}
+			id := a.int(0)
+			ids := a.ids(1)
+			if a.err != nil {
+				return nil, a.err
 			}
 			skip := argBool(args, 2)
 			return func() (any, error) { return rt.Detokenize(id, ids, skip) }, nil
 		},
 		// tokenBytes(model, ids) -> JSON [[bytes...], ...]
 		"tokenBytes": func(args []safejs.Value) (func() (any, error), error) {
-			id, err := argInt(args, 0)
-			if err != nil {
-				return nil, err
-			}
-			ids, err := argIDs(args, 1)
-			if err != nil {
-				return nil, err
+			a := argReader{args: args}
+			id := a.int(0)
+			ids := a.ids(1)
+			if a.err != nil {
+				return nil, a.err
 			}
 			return func() (any, error) {
 				bs, err := rt.TokenBytes(id, ids)
@@ -532,13 +564,11 @@ func handlers(rt *Runtime) map[string]handler {
 		},
 		// logits(model, ids, all) -> Uint8Array of float32 (vocab floats per position)
 		"logits": func(args []safejs.Value) (func() (any, error), error) {
-			id, err := argInt(args, 0)
-			if err != nil {
-				return nil, err
-			}
-			ids, err := argIDs(args, 1)
-			if err != nil {
-				return nil, err
+			a := argReader{args: args}
+			id := a.int(0)
+			ids := a.ids(1)
+			if a.err != nil {
+				return nil, a.err
 			}
 			all := argBool(args, 2)
 			return func() (any, error) {
@@ -551,13 +581,11 @@ func handlers(rt *Runtime) map[string]handler {
 		},
 		// startGenerate(model, promptIDs, optionsJSON) -> generation handle
 		"startGenerate": func(args []safejs.Value) (func() (any, error), error) {
-			id, err := argInt(args, 0)
-			if err != nil {
-				return nil, err
-			}
-			ids, err := argIDs(args, 1)
-			if err != nil {
-				return nil, err
+			a := argReader{args: args}
+			id := a.int(0)
+			ids := a.ids(1)
+			if a.err != nil {
+				return nil, a.err
 			}
 			var o jsGenerateOptions
 			if err := argJSON(args, 2, &o); err != nil {
@@ -579,9 +607,10 @@ func handlers(rt *Runtime) map[string]handler {
 		},
 		// next(generation) -> JSON {id, text, done, reason}
 		"next": func(args []safejs.Value) (func() (any, error), error) {
-			gid, err := argInt(args, 0)
-			if err != nil {
-				return nil, err
+			a := argReader{args: args}
+			gid := a.int(0)
+			if a.err != nil {
+				return nil, a.err
 			}
 			return func() (any, error) {
 				t, err := rt.Next(gid)
@@ -597,18 +626,20 @@ func handlers(rt *Runtime) map[string]handler {
 		},
 		// cancel(generation)
 		"cancel": func(args []safejs.Value) (func() (any, error), error) {
-			gid, err := argInt(args, 0)
-			if err != nil {
-				return nil, err
+			a := argReader{args: args}
+			gid := a.int(0)
+			if a.err != nil {
+				return nil, a.err
 			}
 			rt.Cancel(gid) // synchronously: before any queued next runs
 			return func() (any, error) { return nil, nil }, nil
 		},
 		// slopes(model) -> Uint8Array of float32
 		"slopes": func(args []safejs.Value) (func() (any, error), error) {
-			id, err := argInt(args, 0)
-			if err != nil {
-				return nil, err
+			a := argReader{args: args}
+			id := a.int(0)
+			if a.err != nil {
+				return nil, a.err
 			}
 			return func() (any, error) {
 				s, err := rt.Slopes(id)
@@ -620,25 +651,21 @@ func handlers(rt *Runtime) map[string]handler {
 		},
 		// dispose(model)
 		"dispose": func(args []safejs.Value) (func() (any, error), error) {
-			id, err := argInt(args, 0)
-			if err != nil {
-				return nil, err
+			a := argReader{args: args}
+			id := a.int(0)
+			if a.err != nil {
+				return nil, a.err
 			}
 			return func() (any, error) { return nil, rt.Dispose(id) }, nil
 		},
 		// benchMatVec(rows, cols, ms, cold) -> JSON {rows, cols, iters, nsPerOp, gflops, simd, cold}
 		"benchMatVec": func(args []safejs.Value) (func() (any, error), error) {
-			rows, err := argInt(args, 0)
-			if err != nil {
-				return nil, err
-			}
-			cols, err := argInt(args, 1)
-			if err != nil {
-				return nil, err
-			}
-			ms, err := argInt(args, 2)
-			if err != nil {
-				return nil, err
+			a := argReader{args: args}
+			rows := a.int(0)
+			cols := a.int(1)
+			ms := a.int(2)
+			if a.err != nil {
+				return nil, a.err
 			}
 			cold := argBool(args, 3)
 			return func() (any, error) {
