@@ -206,55 +206,29 @@ export function threadedImports(imports, pool, { minMatVec = MIN_MATVEC, minMatM
     b.push(n);
     return b;
   };
+  // split runs kernel op over n rows (or tokens): parts 1.. go to the
+  // helpers, part 0 runs here, then it waits for the helpers. args(start,
+  // count) are the op's arguments for rows [start, start+count).
+  const split = (op, n, min, work, args) => {
+    if (n < parts * ALIGN || work < min) return imports[op](...args(0, n));
+    const b = bounds(n);
+    for (let i = 1; i < parts; i++) post(hs[i - 1], OPS[op], args(b[i], b[i + 1] - b[i]));
+    imports[op](...args(0, b[1]));
+    for (let i = 1; i < parts; i++) wait(hs[i - 1]);
+    return undefined;
+  };
   const out = { ...imports };
-
-  // Rows split: dst[r], W row r. matvec(dst, w, x, rows, cols).
-  out.matvec = (dst, w, x, rows, cols) => {
-    if (rows < parts * ALIGN || rows * cols < minMatVec) return imports.matvec(dst, w, x, rows, cols);
-    const b = bounds(rows);
-    for (let i = 1; i < parts; i++) {
-      post(hs[i - 1], OPS.matvec, [dst + b[i] * 4, w + b[i] * cols * 4, x, b[i + 1] - b[i], cols]);
-    }
-    imports.matvec(dst, w, x, b[1], cols);
-    for (let i = 1; i < parts; i++) wait(hs[i - 1]);
-  };
-
-  // matvec_q8(dst, w, scales, x, rows, cols, block, scratch): each thread
-  // quantizes x into the same scratch, writing the same bytes.
-  out.matvec_q8 = (dst, w, s, x, rows, cols, block, scratch) => {
-    if (rows < parts * ALIGN || rows * cols < minMatVec) return imports.matvec_q8(dst, w, s, x, rows, cols, block, scratch);
-    const b = bounds(rows);
-    const srow = (cols / block) * 4;
-    for (let i = 1; i < parts; i++) {
-      post(hs[i - 1], OPS.matvec_q8, [dst + b[i] * 4, w + b[i] * cols, s + b[i] * srow, x, b[i + 1] - b[i], cols, block, scratch]);
-    }
-    imports.matvec_q8(dst, w, s, x, b[1], cols, block, scratch);
-    for (let i = 1; i < parts; i++) wait(hs[i - 1]);
-  };
-
-  // Tokens split: dst row t, x row t. matmul(dst, x, w, n, rows, cols).
-  out.matmul = (dst, x, w, n, rows, cols) => {
-    if (n < parts * ALIGN || n * rows * cols < minMatMul) return imports.matmul(dst, x, w, n, rows, cols);
-    const b = bounds(n);
-    for (let i = 1; i < parts; i++) {
-      post(hs[i - 1], OPS.matmul, [dst + b[i] * rows * 4, x + b[i] * cols * 4, w, b[i + 1] - b[i], rows, cols]);
-    }
-    imports.matmul(dst, x, w, b[1], rows, cols);
-    for (let i = 1; i < parts; i++) wait(hs[i - 1]);
-  };
-
-  // matmul_q8(dst, x, w, scales, n, rows, cols, block, scratch): scratch holds
-  // 68*(cols/32) bytes per token; each part gets the slice of its tokens.
-  out.matmul_q8 = (dst, x, w, s, n, rows, cols, block, scratch) => {
-    if (n < parts * ALIGN || n * rows * cols < minMatMul) return imports.matmul_q8(dst, x, w, s, n, rows, cols, block, scratch);
-    const b = bounds(n);
-    const per = 68 * (cols >> 5);
-    for (let i = 1; i < parts; i++) {
-      post(hs[i - 1], OPS.matmul_q8, [dst + b[i] * rows * 4, x + b[i] * cols * 4, w, s, b[i + 1] - b[i], rows, cols, block,
-        scratch + b[i] * per]);
-    }
-    imports.matmul_q8(dst, x, w, s, b[1], rows, cols, block, scratch);
-    for (let i = 1; i < parts; i++) wait(hs[i - 1]);
-  };
+  // Rows split: dst[r], W row r.
+  out.matvec = (dst, w, x, rows, cols) => split('matvec', rows, minMatVec, rows * cols,
+    (r, k) => [dst + r * 4, w + r * cols * 4, x, k, cols]);
+  // Each thread quantizes x into the same scratch, writing the same bytes.
+  out.matvec_q8 = (dst, w, s, x, rows, cols, block, scratch) => split('matvec_q8', rows, minMatVec, rows * cols,
+    (r, k) => [dst + r * 4, w + r * cols, s + r * (cols / block) * 4, x, k, cols, block, scratch]);
+  // Tokens split: dst row t, x row t.
+  out.matmul = (dst, x, w, n, rows, cols) => split('matmul', n, minMatMul, n * rows * cols,
+    (t, k) => [dst + t * rows * 4, x + t * cols * 4, w, k, rows, cols]);
+  // scratch holds 68*(cols/32) bytes per token; each part gets its tokens' slice.
+  out.matmul_q8 = (dst, x, w, s, n, rows, cols, block, scratch) => split('matmul_q8', n, minMatMul, n * rows * cols,
+    (t, k) => [dst + t * rows * 4, x + t * cols * 4, w, s, k, rows, cols, block, scratch + t * 68 * (cols >> 5)]);
   return out;
 }
