@@ -504,6 +504,16 @@ func (s *sink) write(p []byte, conv []float32) error {
 			if s.destRow != nil {
 				dr = s.destRow(r)
 			}
+			if s.quant && c == 0 && k == s.cols && s.dt == safetensors.F16 && k%kernels.Q8Block == 0 {
+				// The whole F16 row is in p: quantize its 32-blocks in one
+				// pass (the same bytes as decoding into rowBuf and
+				// quantizeRow). Per-row scales keep the two-step path.
+				t, nb := s.dst, k/kernels.Q8Block
+				kernels.QuantizeQ8F16(t.q[dr*k:(dr+1)*k], t.s[dr*nb:(dr+1)*nb], p[:2*k], k)
+				s.n += k
+				p = p[2*k:]
+				continue
+			}
 			var dst []float32
 			if s.quant {
 				dst = s.rowBuf[c : c+k]

@@ -34,3 +34,6 @@ func quantizeQ8(q []int8, scales []float32, w []float32, block int) {
 	quantizeQ8Go(q, scales, w, block)
 }
 func f16ToF32(dst []float32, src []byte) { f16ToF32Go(dst, src) }
+func quantizeQ8F16(q []int8, scales []float32, src []byte, block int) {
+	quantizeQ8F16Go(q, scales, src, block)
+}

@@ -51,8 +51,11 @@ func simdQuantizeQ8(q, scales, w unsafe.Pointer, nb int32)
 //go:wasmimport alibi_simd f16_to_f32
 func simdF16ToF32(dst, src unsafe.Pointer, n int32)
 
+//go:wasmimport alibi_simd quantize_q8_f16
+func simdQuantizeQ8F16(q, scales, src unsafe.Pointer, nb int32)
+
 // abiVersion must equal kernels.wat's version() and host.mjs's ABI_VERSION.
-const abiVersion = 2
+const abiVersion = 3
 
 // haveSIMD is decided once, while the package's variables initialize (before
 // any init function of an importing package can run a kernel).
@@ -186,4 +189,12 @@ func f16ToF32(dst []float32, src []byte) {
 		return
 	}
 	simdF16ToF32(ptr(dst), ptr(src), int32(len(dst)))
+}
+
+func quantizeQ8F16(q []int8, scales []float32, src []byte, block int) {
+	if !useSIMD || block != 32 || len(scales) == 0 {
+		quantizeQ8F16Go(q, scales, src, block)
+		return
+	}
+	simdQuantizeQ8F16(ptr(q), ptr(scales), ptr(src), int32(len(scales)))
 }

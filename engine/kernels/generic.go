@@ -340,6 +340,23 @@ func quantizeQ8Go(q []int8, scales []float32, w []float32, block int) {
 	}
 }
 
+// quantizeQ8F16Go is quantizeQ8Go over f16ToF32Go's images of src, a few
+// blocks at a time through a small buffer (the float32 row never exists).
+func quantizeQ8F16Go(q []int8, scales []float32, src []byte, block int) {
+	var stack [1024]float32
+	buf := stack[:]
+	if block > len(buf) {
+		buf = make([]float32, block)
+	}
+	k := len(buf) / block // blocks per pass
+	for b := 0; b < len(scales); b += k {
+		e := min(b+k, len(scales))
+		f := buf[:(e-b)*block]
+		f16ToF32Go(f, src[2*b*block:2*e*block])
+		quantizeQ8Go(q[b*block:e*block], scales[b:e], f, block)
+	}
+}
+
 // f16Tab maps every binary16 bit pattern to its float32 (256 KiB, built on
 // first use).
 var f16Tab = sync.OnceValue(func() *[1 << 16]float32 {

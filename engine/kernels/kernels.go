@@ -76,6 +76,17 @@ func QuantizeQ8(q []int8, scales []float32, w []float32, cols int) {
 	quantizeQ8(q, scales, w, block)
 }
 
+// QuantizeQ8F16 is QuantizeQ8 of the float32 images of little-endian IEEE
+// binary16 values (2 bytes each, rows*cols of them in src): the same q and
+// scales bits as F16ToF32 followed by QuantizeQ8, in one pass without the
+// float32 copy (the loader's inner loop for F16 checkpoints loaded as int8).
+func QuantizeQ8F16(q []int8, scales []float32, src []byte, cols int) {
+	block := Q8BlockSize(cols)
+	mustLen("QuantizeQ8F16 src", len(src), 2*len(q))
+	mustLen("QuantizeQ8F16 scales", len(scales), len(q)/block)
+	quantizeQ8F16(q, scales, src, block)
+}
+
 // F16ToF32 converts little-endian IEEE binary16 values (2 bytes each) to
 // float32, exactly (every binary16 value, subnormals, infinities and NaN
 // payloads included, has one float32 image): the loader's inner loop for

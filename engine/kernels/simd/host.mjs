@@ -42,12 +42,13 @@
 export const MODULE = 'alibi_simd';
 
 /** ABI version: kernels.wat `version()` and engine/kernels must agree. */
-export const ABI_VERSION = 2;
+export const ABI_VERSION = 3;
 
 /** Functions kernels.wasm must export (Go imports each of them). */
 export const KERNELS = Object.freeze([
   'available', 'version', 'dot', 'matvec', 'matmul', 'axpy', 'matvec_q8', 'matmul_q8',
   'matvec_t', 'gelu_tanh', 'exp_shift', 'alibi_scores', 'quantize_q8', 'f16_to_f32',
+  'quantize_q8_f16',
 ]);
 
 function unbound() {
@@ -79,6 +80,7 @@ export function simdImports() {
       k.alibi_scores(dst, kk, q, rows, cols, scale, slope, off),
     quantize_q8: (q, s, w, nb) => k.quantize_q8(q, s, w, nb),
     f16_to_f32: (dst, src, n) => k.f16_to_f32(dst, src, n),
+    quantize_q8_f16: (q, s, h, nb) => k.quantize_q8_f16(q, s, h, nb),
   };
   return {
     imports,
@@ -145,6 +147,7 @@ export function warmUp(module) {
     K.alibi_scores(dst, w, x, 61, 64, 0.125, 0.5, -60);
     K.quantize_q8(w, s, x, 8);
     K.f16_to_f32(dst, x, 250);
+    K.quantize_q8_f16(w, s, x, 8);
   }
   return Date.now() - t0;
 }

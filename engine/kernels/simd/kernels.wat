@@ -22,7 +22,7 @@
 
   ;; version() -> ABI version of this module; Go checks it at init.
   (func (export "version") (result i32)
-    (i32.const 2))
+    (i32.const 3))
 
   ;; ---------------------------------------------------------------------
   ;; helpers
@@ -1140,6 +1140,446 @@
             (i32x4.trunc_sat_f32x4_s (v128.bitselect (f32x4.add (local.tee $t (f32x4.trunc (local.tee $p (f32x4.mul (v128.load offset=96 (local.get $w)) (local.get $inv))))) (v128.or (v128.const f32x4 1 1 1 1) (v128.and (local.get $p) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000)))) (f32x4.nearest (local.get $p)) (f32x4.eq (f32x4.abs (f32x4.sub (local.get $p) (local.get $t))) (v128.const f32x4 0.5 0.5 0.5 0.5))))
             (i32x4.trunc_sat_f32x4_s (v128.bitselect (f32x4.add (local.tee $t (f32x4.trunc (local.tee $p (f32x4.mul (v128.load offset=112 (local.get $w)) (local.get $inv))))) (v128.or (v128.const f32x4 1 1 1 1) (v128.and (local.get $p) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000)))) (f32x4.nearest (local.get $p)) (f32x4.eq (f32x4.abs (f32x4.sub (local.get $p) (local.get $t))) (v128.const f32x4 0.5 0.5 0.5 0.5)))))))
         (local.set $w (i32.add (local.get $w) (i32.const 128)))
+        (local.set $q (i32.add (local.get $q) (i32.const 32)))
+        (local.set $s (i32.add (local.get $s) (i32.const 4)))
+        (br_if $l (i32.lt_u (local.get $s) (local.get $end))))))
+
+  ;; quantize_q8_f16(q, s, h, nb): quantize_q8 of the f32 images of nb blocks
+  ;; of 32 little-endian binary16 values at h (64 bytes per block): the same
+  ;; q and s bits as f16_to_f32 followed by quantize_q8, in one pass that
+  ;; mostly stays in 16-bit lanes:
+  ;; - a = |h| as bits, with NaNs set to 0 (quantize_q8 ignores NaNs in the
+  ;;   maximum and rounds NaN * inv to 0; 0 gives both). For the other
+  ;;   halves the order of a is the order of |x|, so max|x| is the f32 image
+  ;;   of max a (computed once per block: 0x7c00 is +Inf).
+  ;; - |x| * inv is the magnitude of x * inv (f32 rounding is symmetric), and
+  ;;   round-half-away-from-zero is odd, so q = sign(h) * round(|x| * inv),
+  ;;   the sign applied to the 16-bit results as (r ^ m) - m, m = h >> 15.
+  ;; - round(p) for p >= 0 is floor(p + 0.49999997f) (0x3effffff, the float
+  ;;   below 0.5; checked for every f32 p < 2^24, above which p is an
+  ;;   integer). p < 128, so floor(...) + 2^23 is exact and its bits minus
+  ;;   those of 2^23 are the integer (cheaper than i32x4.trunc_sat_f32x4_s).
+  ;; - Four blocks go per step: their maxima are reduced together and their
+  ;;   scales and inverses take one f32x4.div each (the same IEEE divisions
+  ;;   per lane as the one-block loop for the nb%4 last blocks).
+  ;; - |x| is h2f's product ((a << 13) as f32) * 2^112, exact for normals and
+  ;;   subnormals. Inf (a = 0x7c00) gives a finite 65536 here, but a block
+  ;;   with an Inf has scale Inf and inv 0, so every q is 0 either way.
+  (func (export "quantize_q8_f16") (param $q i32) (param $s i32) (param $h i32) (param $nb i32)
+    (local $end i32) (local $m v128) (local $mh i32) (local $sc f32) (local $inv v128) (local $sg v128)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local $m0 v128) (local $m1 v128) (local $m2 v128) (local $m3 v128) (local $inv4 v128) (local $end4 i32)
+    ;; groups of four blocks: one vector division for four scales
+    (local.set $end4 (i32.add (local.get $s) (i32.shl (i32.and (local.get $nb) (i32.const -4)) (i32.const 2))))
+    (block $done4
+      (br_if $done4 (i32.ge_u (local.get $s) (local.get $end4)))
+      (loop $l4
+        ;; block 0: its maximum a
+        (local.set $a0 (v128.and (v128.load (local.get $h)) (v128.const i16x8 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff)))
+        (local.set $a0 (v128.andnot (local.get $a0) (i16x8.gt_s (local.get $a0) (v128.const i16x8 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00))))
+        (local.set $a1 (v128.and (v128.load offset=16 (local.get $h)) (v128.const i16x8 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff)))
+        (local.set $a1 (v128.andnot (local.get $a1) (i16x8.gt_s (local.get $a1) (v128.const i16x8 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00))))
+        (local.set $a2 (v128.and (v128.load offset=32 (local.get $h)) (v128.const i16x8 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff)))
+        (local.set $a2 (v128.andnot (local.get $a2) (i16x8.gt_s (local.get $a2) (v128.const i16x8 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00))))
+        (local.set $a3 (v128.and (v128.load offset=48 (local.get $h)) (v128.const i16x8 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff)))
+        (local.set $a3 (v128.andnot (local.get $a3) (i16x8.gt_s (local.get $a3) (v128.const i16x8 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00))))
+        (local.set $m0 (i16x8.max_u (i16x8.max_u (local.get $a0) (local.get $a1)) (i16x8.max_u (local.get $a2) (local.get $a3))))
+        ;; block 1: its maximum a
+        (local.set $a0 (v128.and (v128.load offset=64 (local.get $h)) (v128.const i16x8 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff)))
+        (local.set $a0 (v128.andnot (local.get $a0) (i16x8.gt_s (local.get $a0) (v128.const i16x8 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00))))
+        (local.set $a1 (v128.and (v128.load offset=80 (local.get $h)) (v128.const i16x8 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff)))
+        (local.set $a1 (v128.andnot (local.get $a1) (i16x8.gt_s (local.get $a1) (v128.const i16x8 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00))))
+        (local.set $a2 (v128.and (v128.load offset=96 (local.get $h)) (v128.const i16x8 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff)))
+        (local.set $a2 (v128.andnot (local.get $a2) (i16x8.gt_s (local.get $a2) (v128.const i16x8 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00))))
+        (local.set $a3 (v128.and (v128.load offset=112 (local.get $h)) (v128.const i16x8 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff)))
+        (local.set $a3 (v128.andnot (local.get $a3) (i16x8.gt_s (local.get $a3) (v128.const i16x8 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00))))
+        (local.set $m1 (i16x8.max_u (i16x8.max_u (local.get $a0) (local.get $a1)) (i16x8.max_u (local.get $a2) (local.get $a3))))
+        ;; block 2: its maximum a
+        (local.set $a0 (v128.and (v128.load offset=128 (local.get $h)) (v128.const i16x8 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff)))
+        (local.set $a0 (v128.andnot (local.get $a0) (i16x8.gt_s (local.get $a0) (v128.const i16x8 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00))))
+        (local.set $a1 (v128.and (v128.load offset=144 (local.get $h)) (v128.const i16x8 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff)))
+        (local.set $a1 (v128.andnot (local.get $a1) (i16x8.gt_s (local.get $a1) (v128.const i16x8 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00))))
+        (local.set $a2 (v128.and (v128.load offset=160 (local.get $h)) (v128.const i16x8 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff)))
+        (local.set $a2 (v128.andnot (local.get $a2) (i16x8.gt_s (local.get $a2) (v128.const i16x8 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00))))
+        (local.set $a3 (v128.and (v128.load offset=176 (local.get $h)) (v128.const i16x8 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff)))
+        (local.set $a3 (v128.andnot (local.get $a3) (i16x8.gt_s (local.get $a3) (v128.const i16x8 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00))))
+        (local.set $m2 (i16x8.max_u (i16x8.max_u (local.get $a0) (local.get $a1)) (i16x8.max_u (local.get $a2) (local.get $a3))))
+        ;; block 3: its maximum a
+        (local.set $a0 (v128.and (v128.load offset=192 (local.get $h)) (v128.const i16x8 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff)))
+        (local.set $a0 (v128.andnot (local.get $a0) (i16x8.gt_s (local.get $a0) (v128.const i16x8 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00))))
+        (local.set $a1 (v128.and (v128.load offset=208 (local.get $h)) (v128.const i16x8 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff)))
+        (local.set $a1 (v128.andnot (local.get $a1) (i16x8.gt_s (local.get $a1) (v128.const i16x8 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00))))
+        (local.set $a2 (v128.and (v128.load offset=224 (local.get $h)) (v128.const i16x8 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff)))
+        (local.set $a2 (v128.andnot (local.get $a2) (i16x8.gt_s (local.get $a2) (v128.const i16x8 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00))))
+        (local.set $a3 (v128.and (v128.load offset=240 (local.get $h)) (v128.const i16x8 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff)))
+        (local.set $a3 (v128.andnot (local.get $a3) (i16x8.gt_s (local.get $a3) (v128.const i16x8 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00))))
+        (local.set $m3 (i16x8.max_u (i16x8.max_u (local.get $a0) (local.get $a1)) (i16x8.max_u (local.get $a2) (local.get $a3))))
+        ;; the four blocks' maxima (transposed reduction) -> 32-bit lanes
+        (local.set $m0 (i16x8.max_u
+          (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $m0) (local.get $m1))
+          (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $m0) (local.get $m1))))
+        (local.set $m2 (i16x8.max_u
+          (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $m2) (local.get $m3))
+          (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $m2) (local.get $m3))))
+        (local.set $m (i16x8.max_u
+          (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $m0) (local.get $m2))
+          (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $m0) (local.get $m2))))
+        (local.set $m (v128.and (v128.const i32x4 0xffff 0xffff 0xffff 0xffff) (i16x8.max_u (local.get $m)
+          (i8x16.shuffle 2 3 0 1 6 7 4 5 10 11 8 9 14 15 12 13 (local.get $m) (local.get $m)))))
+        ;; scales and inverses of the four blocks, lane by lane as the
+        ;; one-block loop below computes them (IEEE f32 lanes)
+        (local.set $inv (f32x4.div
+          (v128.bitselect (v128.const f32x4 inf inf inf inf)
+            (f32x4.mul (i32x4.shl (local.get $m) (i32.const 13)) (v128.const f32x4 0x1p112 0x1p112 0x1p112 0x1p112))
+            (i32x4.eq (local.get $m) (v128.const i32x4 0x7c00 0x7c00 0x7c00 0x7c00)))
+          (v128.const f32x4 127 127 127 127)))
+        (v128.store (local.get $s) (local.get $inv))
+        (local.set $inv4 (v128.and (f32x4.div (v128.const f32x4 1 1 1 1) (local.get $inv))
+          (f32x4.ne (local.get $inv) (v128.const f32x4 0 0 0 0))))
+        ;; block 0: quantize
+        (local.set $inv (i8x16.shuffle 0 1 2 3 0 1 2 3 0 1 2 3 0 1 2 3 (local.get $inv4) (local.get $inv4)))
+        (local.set $a0 (v128.and (v128.load (local.get $h)) (v128.const i16x8 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff)))
+        (local.set $a0 (v128.andnot (local.get $a0) (i16x8.gt_s (local.get $a0) (v128.const i16x8 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00))))
+        (local.set $a1 (v128.and (v128.load offset=16 (local.get $h)) (v128.const i16x8 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff)))
+        (local.set $a1 (v128.andnot (local.get $a1) (i16x8.gt_s (local.get $a1) (v128.const i16x8 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00))))
+        (local.set $a2 (v128.and (v128.load offset=32 (local.get $h)) (v128.const i16x8 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff)))
+        (local.set $a2 (v128.andnot (local.get $a2) (i16x8.gt_s (local.get $a2) (v128.const i16x8 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00))))
+        (local.set $a3 (v128.and (v128.load offset=48 (local.get $h)) (v128.const i16x8 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff)))
+        (local.set $a3 (v128.andnot (local.get $a3) (i16x8.gt_s (local.get $a3) (v128.const i16x8 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00))))
+        (local.set $sg (i16x8.shr_s (v128.load (local.get $h)) (i32.const 15)))
+        (local.set $a0 (i16x8.sub (v128.xor (local.get $sg) (i16x8.narrow_i32x4_s
+            (i32x4.sub (f32x4.add (f32x4.floor (f32x4.add (f32x4.mul (f32x4.mul
+              (i32x4.shl (i32x4.extend_low_i16x8_u (local.get $a0)) (i32.const 13))
+              (v128.const f32x4 0x1p112 0x1p112 0x1p112 0x1p112)) (local.get $inv))
+              (v128.const i32x4 0x3effffff 0x3effffff 0x3effffff 0x3effffff)))
+              (v128.const f32x4 0x1p23 0x1p23 0x1p23 0x1p23)) (v128.const i32x4 0x4b000000 0x4b000000 0x4b000000 0x4b000000))
+            (i32x4.sub (f32x4.add (f32x4.floor (f32x4.add (f32x4.mul (f32x4.mul
+              (i32x4.shl (i32x4.extend_high_i16x8_u (local.get $a0)) (i32.const 13))
+              (v128.const f32x4 0x1p112 0x1p112 0x1p112 0x1p112)) (local.get $inv))
+              (v128.const i32x4 0x3effffff 0x3effffff 0x3effffff 0x3effffff)))
+              (v128.const f32x4 0x1p23 0x1p23 0x1p23 0x1p23)) (v128.const i32x4 0x4b000000 0x4b000000 0x4b000000 0x4b000000))))
+          (local.get $sg)))
+        (local.set $sg (i16x8.shr_s (v128.load offset=16 (local.get $h)) (i32.const 15)))
+        (local.set $a1 (i16x8.sub (v128.xor (local.get $sg) (i16x8.narrow_i32x4_s
+            (i32x4.sub (f32x4.add (f32x4.floor (f32x4.add (f32x4.mul (f32x4.mul
+              (i32x4.shl (i32x4.extend_low_i16x8_u (local.get $a1)) (i32.const 13))
+              (v128.const f32x4 0x1p112 0x1p112 0x1p112 0x1p112)) (local.get $inv))
+              (v128.const i32x4 0x3effffff 0x3effffff 0x3effffff 0x3effffff)))
+              (v128.const f32x4 0x1p23 0x1p23 0x1p23 0x1p23)) (v128.const i32x4 0x4b000000 0x4b000000 0x4b000000 0x4b000000))
+            (i32x4.sub (f32x4.add (f32x4.floor (f32x4.add (f32x4.mul (f32x4.mul
+              (i32x4.shl (i32x4.extend_high_i16x8_u (local.get $a1)) (i32.const 13))
+              (v128.const f32x4 0x1p112 0x1p112 0x1p112 0x1p112)) (local.get $inv))
+              (v128.const i32x4 0x3effffff 0x3effffff 0x3effffff 0x3effffff)))
+              (v128.const f32x4 0x1p23 0x1p23 0x1p23 0x1p23)) (v128.const i32x4 0x4b000000 0x4b000000 0x4b000000 0x4b000000))))
+          (local.get $sg)))
+        (v128.store (local.get $q) (i8x16.narrow_i16x8_s (local.get $a0) (local.get $a1)))
+        (local.set $sg (i16x8.shr_s (v128.load offset=32 (local.get $h)) (i32.const 15)))
+        (local.set $a2 (i16x8.sub (v128.xor (local.get $sg) (i16x8.narrow_i32x4_s
+            (i32x4.sub (f32x4.add (f32x4.floor (f32x4.add (f32x4.mul (f32x4.mul
+              (i32x4.shl (i32x4.extend_low_i16x8_u (local.get $a2)) (i32.const 13))
+              (v128.const f32x4 0x1p112 0x1p112 0x1p112 0x1p112)) (local.get $inv))
+              (v128.const i32x4 0x3effffff 0x3effffff 0x3effffff 0x3effffff)))
+              (v128.const f32x4 0x1p23 0x1p23 0x1p23 0x1p23)) (v128.const i32x4 0x4b000000 0x4b000000 0x4b000000 0x4b000000))
+            (i32x4.sub (f32x4.add (f32x4.floor (f32x4.add (f32x4.mul (f32x4.mul
+              (i32x4.shl (i32x4.extend_high_i16x8_u (local.get $a2)) (i32.const 13))
+              (v128.const f32x4 0x1p112 0x1p112 0x1p112 0x1p112)) (local.get $inv))
+              (v128.const i32x4 0x3effffff 0x3effffff 0x3effffff 0x3effffff)))
+              (v128.const f32x4 0x1p23 0x1p23 0x1p23 0x1p23)) (v128.const i32x4 0x4b000000 0x4b000000 0x4b000000 0x4b000000))))
+          (local.get $sg)))
+        (local.set $sg (i16x8.shr_s (v128.load offset=48 (local.get $h)) (i32.const 15)))
+        (local.set $a3 (i16x8.sub (v128.xor (local.get $sg) (i16x8.narrow_i32x4_s
+            (i32x4.sub (f32x4.add (f32x4.floor (f32x4.add (f32x4.mul (f32x4.mul
+              (i32x4.shl (i32x4.extend_low_i16x8_u (local.get $a3)) (i32.const 13))
+              (v128.const f32x4 0x1p112 0x1p112 0x1p112 0x1p112)) (local.get $inv))
+              (v128.const i32x4 0x3effffff 0x3effffff 0x3effffff 0x3effffff)))
+              (v128.const f32x4 0x1p23 0x1p23 0x1p23 0x1p23)) (v128.const i32x4 0x4b000000 0x4b000000 0x4b000000 0x4b000000))
+            (i32x4.sub (f32x4.add (f32x4.floor (f32x4.add (f32x4.mul (f32x4.mul
+              (i32x4.shl (i32x4.extend_high_i16x8_u (local.get $a3)) (i32.const 13))
+              (v128.const f32x4 0x1p112 0x1p112 0x1p112 0x1p112)) (local.get $inv))
+              (v128.const i32x4 0x3effffff 0x3effffff 0x3effffff 0x3effffff)))
+              (v128.const f32x4 0x1p23 0x1p23 0x1p23 0x1p23)) (v128.const i32x4 0x4b000000 0x4b000000 0x4b000000 0x4b000000))))
+          (local.get $sg)))
+        (v128.store offset=16 (local.get $q) (i8x16.narrow_i16x8_s (local.get $a2) (local.get $a3)))
+        ;; block 1: quantize
+        (local.set $inv (i8x16.shuffle 4 5 6 7 4 5 6 7 4 5 6 7 4 5 6 7 (local.get $inv4) (local.get $inv4)))
+        (local.set $a0 (v128.and (v128.load offset=64 (local.get $h)) (v128.const i16x8 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff)))
+        (local.set $a0 (v128.andnot (local.get $a0) (i16x8.gt_s (local.get $a0) (v128.const i16x8 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00))))
+        (local.set $a1 (v128.and (v128.load offset=80 (local.get $h)) (v128.const i16x8 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff)))
+        (local.set $a1 (v128.andnot (local.get $a1) (i16x8.gt_s (local.get $a1) (v128.const i16x8 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00))))
+        (local.set $a2 (v128.and (v128.load offset=96 (local.get $h)) (v128.const i16x8 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff)))
+        (local.set $a2 (v128.andnot (local.get $a2) (i16x8.gt_s (local.get $a2) (v128.const i16x8 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00))))
+        (local.set $a3 (v128.and (v128.load offset=112 (local.get $h)) (v128.const i16x8 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff)))
+        (local.set $a3 (v128.andnot (local.get $a3) (i16x8.gt_s (local.get $a3) (v128.const i16x8 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00))))
+        (local.set $sg (i16x8.shr_s (v128.load offset=64 (local.get $h)) (i32.const 15)))
+        (local.set $a0 (i16x8.sub (v128.xor (local.get $sg) (i16x8.narrow_i32x4_s
+            (i32x4.sub (f32x4.add (f32x4.floor (f32x4.add (f32x4.mul (f32x4.mul
+              (i32x4.shl (i32x4.extend_low_i16x8_u (local.get $a0)) (i32.const 13))
+              (v128.const f32x4 0x1p112 0x1p112 0x1p112 0x1p112)) (local.get $inv))
+              (v128.const i32x4 0x3effffff 0x3effffff 0x3effffff 0x3effffff)))
+              (v128.const f32x4 0x1p23 0x1p23 0x1p23 0x1p23)) (v128.const i32x4 0x4b000000 0x4b000000 0x4b000000 0x4b000000))
+            (i32x4.sub (f32x4.add (f32x4.floor (f32x4.add (f32x4.mul (f32x4.mul
+              (i32x4.shl (i32x4.extend_high_i16x8_u (local.get $a0)) (i32.const 13))
+              (v128.const f32x4 0x1p112 0x1p112 0x1p112 0x1p112)) (local.get $inv))
+              (v128.const i32x4 0x3effffff 0x3effffff 0x3effffff 0x3effffff)))
+              (v128.const f32x4 0x1p23 0x1p23 0x1p23 0x1p23)) (v128.const i32x4 0x4b000000 0x4b000000 0x4b000000 0x4b000000))))
+          (local.get $sg)))
+        (local.set $sg (i16x8.shr_s (v128.load offset=80 (local.get $h)) (i32.const 15)))
+        (local.set $a1 (i16x8.sub (v128.xor (local.get $sg) (i16x8.narrow_i32x4_s
+            (i32x4.sub (f32x4.add (f32x4.floor (f32x4.add (f32x4.mul (f32x4.mul
+              (i32x4.shl (i32x4.extend_low_i16x8_u (local.get $a1)) (i32.const 13))
+              (v128.const f32x4 0x1p112 0x1p112 0x1p112 0x1p112)) (local.get $inv))
+              (v128.const i32x4 0x3effffff 0x3effffff 0x3effffff 0x3effffff)))
+              (v128.const f32x4 0x1p23 0x1p23 0x1p23 0x1p23)) (v128.const i32x4 0x4b000000 0x4b000000 0x4b000000 0x4b000000))
+            (i32x4.sub (f32x4.add (f32x4.floor (f32x4.add (f32x4.mul (f32x4.mul
+              (i32x4.shl (i32x4.extend_high_i16x8_u (local.get $a1)) (i32.const 13))
+              (v128.const f32x4 0x1p112 0x1p112 0x1p112 0x1p112)) (local.get $inv))
+              (v128.const i32x4 0x3effffff 0x3effffff 0x3effffff 0x3effffff)))
+              (v128.const f32x4 0x1p23 0x1p23 0x1p23 0x1p23)) (v128.const i32x4 0x4b000000 0x4b000000 0x4b000000 0x4b000000))))
+          (local.get $sg)))
+        (v128.store offset=32 (local.get $q) (i8x16.narrow_i16x8_s (local.get $a0) (local.get $a1)))
+        (local.set $sg (i16x8.shr_s (v128.load offset=96 (local.get $h)) (i32.const 15)))
+        (local.set $a2 (i16x8.sub (v128.xor (local.get $sg) (i16x8.narrow_i32x4_s
+            (i32x4.sub (f32x4.add (f32x4.floor (f32x4.add (f32x4.mul (f32x4.mul
+              (i32x4.shl (i32x4.extend_low_i16x8_u (local.get $a2)) (i32.const 13))
+              (v128.const f32x4 0x1p112 0x1p112 0x1p112 0x1p112)) (local.get $inv))
+              (v128.const i32x4 0x3effffff 0x3effffff 0x3effffff 0x3effffff)))
+              (v128.const f32x4 0x1p23 0x1p23 0x1p23 0x1p23)) (v128.const i32x4 0x4b000000 0x4b000000 0x4b000000 0x4b000000))
+            (i32x4.sub (f32x4.add (f32x4.floor (f32x4.add (f32x4.mul (f32x4.mul
+              (i32x4.shl (i32x4.extend_high_i16x8_u (local.get $a2)) (i32.const 13))
+              (v128.const f32x4 0x1p112 0x1p112 0x1p112 0x1p112)) (local.get $inv))
+              (v128.const i32x4 0x3effffff 0x3effffff 0x3effffff 0x3effffff)))
+              (v128.const f32x4 0x1p23 0x1p23 0x1p23 0x1p23)) (v128.const i32x4 0x4b000000 0x4b000000 0x4b000000 0x4b000000))))
+          (local.get $sg)))
+        (local.set $sg (i16x8.shr_s (v128.load offset=112 (local.get $h)) (i32.const 15)))
+        (local.set $a3 (i16x8.sub (v128.xor (local.get $sg) (i16x8.narrow_i32x4_s
+            (i32x4.sub (f32x4.add (f32x4.floor (f32x4.add (f32x4.mul (f32x4.mul
+              (i32x4.shl (i32x4.extend_low_i16x8_u (local.get $a3)) (i32.const 13))
+              (v128.const f32x4 0x1p112 0x1p112 0x1p112 0x1p112)) (local.get $inv))
+              (v128.const i32x4 0x3effffff 0x3effffff 0x3effffff 0x3effffff)))
+              (v128.const f32x4 0x1p23 0x1p23 0x1p23 0x1p23)) (v128.const i32x4 0x4b000000 0x4b000000 0x4b000000 0x4b000000))
+            (i32x4.sub (f32x4.add (f32x4.floor (f32x4.add (f32x4.mul (f32x4.mul
+              (i32x4.shl (i32x4.extend_high_i16x8_u (local.get $a3)) (i32.const 13))
+              (v128.const f32x4 0x1p112 0x1p112 0x1p112 0x1p112)) (local.get $inv))
+              (v128.const i32x4 0x3effffff 0x3effffff 0x3effffff 0x3effffff)))
+              (v128.const f32x4 0x1p23 0x1p23 0x1p23 0x1p23)) (v128.const i32x4 0x4b000000 0x4b000000 0x4b000000 0x4b000000))))
+          (local.get $sg)))
+        (v128.store offset=48 (local.get $q) (i8x16.narrow_i16x8_s (local.get $a2) (local.get $a3)))
+        ;; block 2: quantize
+        (local.set $inv (i8x16.shuffle 8 9 10 11 8 9 10 11 8 9 10 11 8 9 10 11 (local.get $inv4) (local.get $inv4)))
+        (local.set $a0 (v128.and (v128.load offset=128 (local.get $h)) (v128.const i16x8 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff)))
+        (local.set $a0 (v128.andnot (local.get $a0) (i16x8.gt_s (local.get $a0) (v128.const i16x8 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00))))
+        (local.set $a1 (v128.and (v128.load offset=144 (local.get $h)) (v128.const i16x8 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff)))
+        (local.set $a1 (v128.andnot (local.get $a1) (i16x8.gt_s (local.get $a1) (v128.const i16x8 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00))))
+        (local.set $a2 (v128.and (v128.load offset=160 (local.get $h)) (v128.const i16x8 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff)))
+        (local.set $a2 (v128.andnot (local.get $a2) (i16x8.gt_s (local.get $a2) (v128.const i16x8 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00))))
+        (local.set $a3 (v128.and (v128.load offset=176 (local.get $h)) (v128.const i16x8 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff)))
+        (local.set $a3 (v128.andnot (local.get $a3) (i16x8.gt_s (local.get $a3) (v128.const i16x8 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00))))
+        (local.set $sg (i16x8.shr_s (v128.load offset=128 (local.get $h)) (i32.const 15)))
+        (local.set $a0 (i16x8.sub (v128.xor (local.get $sg) (i16x8.narrow_i32x4_s
+            (i32x4.sub (f32x4.add (f32x4.floor (f32x4.add (f32x4.mul (f32x4.mul
+              (i32x4.shl (i32x4.extend_low_i16x8_u (local.get $a0)) (i32.const 13))
+              (v128.const f32x4 0x1p112 0x1p112 0x1p112 0x1p112)) (local.get $inv))
+              (v128.const i32x4 0x3effffff 0x3effffff 0x3effffff 0x3effffff)))
+              (v128.const f32x4 0x1p23 0x1p23 0x1p23 0x1p23)) (v128.const i32x4 0x4b000000 0x4b000000 0x4b000000 0x4b000000))
+            (i32x4.sub (f32x4.add (f32x4.floor (f32x4.add (f32x4.mul (f32x4.mul
+              (i32x4.shl (i32x4.extend_high_i16x8_u (local.get $a0)) (i32.const 13))
+              (v128.const f32x4 0x1p112 0x1p112 0x1p112 0x1p112)) (local.get $inv))
+              (v128.const i32x4 0x3effffff 0x3effffff 0x3effffff 0x3effffff)))
+              (v128.const f32x4 0x1p23 0x1p23 0x1p23 0x1p23)) (v128.const i32x4 0x4b000000 0x4b000000 0x4b000000 0x4b000000))))
+          (local.get $sg)))
+        (local.set $sg (i16x8.shr_s (v128.load offset=144 (local.get $h)) (i32.const 15)))
+        (local.set $a1 (i16x8.sub (v128.xor (local.get $sg) (i16x8.narrow_i32x4_s
+            (i32x4.sub (f32x4.add (f32x4.floor (f32x4.add (f32x4.mul (f32x4.mul
+              (i32x4.shl (i32x4.extend_low_i16x8_u (local.get $a1)) (i32.const 13))
+              (v128.const f32x4 0x1p112 0x1p112 0x1p112 0x1p112)) (local.get $inv))
+              (v128.const i32x4 0x3effffff 0x3effffff 0x3effffff 0x3effffff)))
+              (v128.const f32x4 0x1p23 0x1p23 0x1p23 0x1p23)) (v128.const i32x4 0x4b000000 0x4b000000 0x4b000000 0x4b000000))
+            (i32x4.sub (f32x4.add (f32x4.floor (f32x4.add (f32x4.mul (f32x4.mul
+              (i32x4.shl (i32x4.extend_high_i16x8_u (local.get $a1)) (i32.const 13))
+              (v128.const f32x4 0x1p112 0x1p112 0x1p112 0x1p112)) (local.get $inv))
+              (v128.const i32x4 0x3effffff 0x3effffff 0x3effffff 0x3effffff)))
+              (v128.const f32x4 0x1p23 0x1p23 0x1p23 0x1p23)) (v128.const i32x4 0x4b000000 0x4b000000 0x4b000000 0x4b000000))))
+          (local.get $sg)))
+        (v128.store offset=64 (local.get $q) (i8x16.narrow_i16x8_s (local.get $a0) (local.get $a1)))
+        (local.set $sg (i16x8.shr_s (v128.load offset=160 (local.get $h)) (i32.const 15)))
+        (local.set $a2 (i16x8.sub (v128.xor (local.get $sg) (i16x8.narrow_i32x4_s
+            (i32x4.sub (f32x4.add (f32x4.floor (f32x4.add (f32x4.mul (f32x4.mul
+              (i32x4.shl (i32x4.extend_low_i16x8_u (local.get $a2)) (i32.const 13))
+              (v128.const f32x4 0x1p112 0x1p112 0x1p112 0x1p112)) (local.get $inv))
+              (v128.const i32x4 0x3effffff 0x3effffff 0x3effffff 0x3effffff)))
+              (v128.const f32x4 0x1p23 0x1p23 0x1p23 0x1p23)) (v128.const i32x4 0x4b000000 0x4b000000 0x4b000000 0x4b000000))
+            (i32x4.sub (f32x4.add (f32x4.floor (f32x4.add (f32x4.mul (f32x4.mul
+              (i32x4.shl (i32x4.extend_high_i16x8_u (local.get $a2)) (i32.const 13))
+              (v128.const f32x4 0x1p112 0x1p112 0x1p112 0x1p112)) (local.get $inv))
+              (v128.const i32x4 0x3effffff 0x3effffff 0x3effffff 0x3effffff)))
+              (v128.const f32x4 0x1p23 0x1p23 0x1p23 0x1p23)) (v128.const i32x4 0x4b000000 0x4b000000 0x4b000000 0x4b000000))))
+          (local.get $sg)))
+        (local.set $sg (i16x8.shr_s (v128.load offset=176 (local.get $h)) (i32.const 15)))
+        (local.set $a3 (i16x8.sub (v128.xor (local.get $sg) (i16x8.narrow_i32x4_s
+            (i32x4.sub (f32x4.add (f32x4.floor (f32x4.add (f32x4.mul (f32x4.mul
+              (i32x4.shl (i32x4.extend_low_i16x8_u (local.get $a3)) (i32.const 13))
+              (v128.const f32x4 0x1p112 0x1p112 0x1p112 0x1p112)) (local.get $inv))
+              (v128.const i32x4 0x3effffff 0x3effffff 0x3effffff 0x3effffff)))
+              (v128.const f32x4 0x1p23 0x1p23 0x1p23 0x1p23)) (v128.const i32x4 0x4b000000 0x4b000000 0x4b000000 0x4b000000))
+            (i32x4.sub (f32x4.add (f32x4.floor (f32x4.add (f32x4.mul (f32x4.mul
+              (i32x4.shl (i32x4.extend_high_i16x8_u (local.get $a3)) (i32.const 13))
+              (v128.const f32x4 0x1p112 0x1p112 0x1p112 0x1p112)) (local.get $inv))
+              (v128.const i32x4 0x3effffff 0x3effffff 0x3effffff 0x3effffff)))
+              (v128.const f32x4 0x1p23 0x1p23 0x1p23 0x1p23)) (v128.const i32x4 0x4b000000 0x4b000000 0x4b000000 0x4b000000))))
+          (local.get $sg)))
+        (v128.store offset=80 (local.get $q) (i8x16.narrow_i16x8_s (local.get $a2) (local.get $a3)))
+        ;; block 3: quantize
+        (local.set $inv (i8x16.shuffle 12 13 14 15 12 13 14 15 12 13 14 15 12 13 14 15 (local.get $inv4) (local.get $inv4)))
+        (local.set $a0 (v128.and (v128.load offset=192 (local.get $h)) (v128.const i16x8 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff)))
+        (local.set $a0 (v128.andnot (local.get $a0) (i16x8.gt_s (local.get $a0) (v128.const i16x8 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00))))
+        (local.set $a1 (v128.and (v128.load offset=208 (local.get $h)) (v128.const i16x8 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff)))
+        (local.set $a1 (v128.andnot (local.get $a1) (i16x8.gt_s (local.get $a1) (v128.const i16x8 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00))))
+        (local.set $a2 (v128.and (v128.load offset=224 (local.get $h)) (v128.const i16x8 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff)))
+        (local.set $a2 (v128.andnot (local.get $a2) (i16x8.gt_s (local.get $a2) (v128.const i16x8 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00))))
+        (local.set $a3 (v128.and (v128.load offset=240 (local.get $h)) (v128.const i16x8 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff)))
+        (local.set $a3 (v128.andnot (local.get $a3) (i16x8.gt_s (local.get $a3) (v128.const i16x8 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00))))
+        (local.set $sg (i16x8.shr_s (v128.load offset=192 (local.get $h)) (i32.const 15)))
+        (local.set $a0 (i16x8.sub (v128.xor (local.get $sg) (i16x8.narrow_i32x4_s
+            (i32x4.sub (f32x4.add (f32x4.floor (f32x4.add (f32x4.mul (f32x4.mul
+              (i32x4.shl (i32x4.extend_low_i16x8_u (local.get $a0)) (i32.const 13))
+              (v128.const f32x4 0x1p112 0x1p112 0x1p112 0x1p112)) (local.get $inv))
+              (v128.const i32x4 0x3effffff 0x3effffff 0x3effffff 0x3effffff)))
+              (v128.const f32x4 0x1p23 0x1p23 0x1p23 0x1p23)) (v128.const i32x4 0x4b000000 0x4b000000 0x4b000000 0x4b000000))
+            (i32x4.sub (f32x4.add (f32x4.floor (f32x4.add (f32x4.mul (f32x4.mul
+              (i32x4.shl (i32x4.extend_high_i16x8_u (local.get $a0)) (i32.const 13))
+              (v128.const f32x4 0x1p112 0x1p112 0x1p112 0x1p112)) (local.get $inv))
+              (v128.const i32x4 0x3effffff 0x3effffff 0x3effffff 0x3effffff)))
+              (v128.const f32x4 0x1p23 0x1p23 0x1p23 0x1p23)) (v128.const i32x4 0x4b000000 0x4b000000 0x4b000000 0x4b000000))))
+          (local.get $sg)))
+        (local.set $sg (i16x8.shr_s (v128.load offset=208 (local.get $h)) (i32.const 15)))
+        (local.set $a1 (i16x8.sub (v128.xor (local.get $sg) (i16x8.narrow_i32x4_s
+            (i32x4.sub (f32x4.add (f32x4.floor (f32x4.add (f32x4.mul (f32x4.mul
+              (i32x4.shl (i32x4.extend_low_i16x8_u (local.get $a1)) (i32.const 13))
+              (v128.const f32x4 0x1p112 0x1p112 0x1p112 0x1p112)) (local.get $inv))
+              (v128.const i32x4 0x3effffff 0x3effffff 0x3effffff 0x3effffff)))
+              (v128.const f32x4 0x1p23 0x1p23 0x1p23 0x1p23)) (v128.const i32x4 0x4b000000 0x4b000000 0x4b000000 0x4b000000))
+            (i32x4.sub (f32x4.add (f32x4.floor (f32x4.add (f32x4.mul (f32x4.mul
+              (i32x4.shl (i32x4.extend_high_i16x8_u (local.get $a1)) (i32.const 13))
+              (v128.const f32x4 0x1p112 0x1p112 0x1p112 0x1p112)) (local.get $inv))
+              (v128.const i32x4 0x3effffff 0x3effffff 0x3effffff 0x3effffff)))
+              (v128.const f32x4 0x1p23 0x1p23 0x1p23 0x1p23)) (v128.const i32x4 0x4b000000 0x4b000000 0x4b000000 0x4b000000))))
+          (local.get $sg)))
+        (v128.store offset=96 (local.get $q) (i8x16.narrow_i16x8_s (local.get $a0) (local.get $a1)))
+        (local.set $sg (i16x8.shr_s (v128.load offset=224 (local.get $h)) (i32.const 15)))
+        (local.set $a2 (i16x8.sub (v128.xor (local.get $sg) (i16x8.narrow_i32x4_s
+            (i32x4.sub (f32x4.add (f32x4.floor (f32x4.add (f32x4.mul (f32x4.mul
+              (i32x4.shl (i32x4.extend_low_i16x8_u (local.get $a2)) (i32.const 13))
+              (v128.const f32x4 0x1p112 0x1p112 0x1p112 0x1p112)) (local.get $inv))
+              (v128.const i32x4 0x3effffff 0x3effffff 0x3effffff 0x3effffff)))
+              (v128.const f32x4 0x1p23 0x1p23 0x1p23 0x1p23)) (v128.const i32x4 0x4b000000 0x4b000000 0x4b000000 0x4b000000))
+            (i32x4.sub (f32x4.add (f32x4.floor (f32x4.add (f32x4.mul (f32x4.mul
+              (i32x4.shl (i32x4.extend_high_i16x8_u (local.get $a2)) (i32.const 13))
+              (v128.const f32x4 0x1p112 0x1p112 0x1p112 0x1p112)) (local.get $inv))
+              (v128.const i32x4 0x3effffff 0x3effffff 0x3effffff 0x3effffff)))
+              (v128.const f32x4 0x1p23 0x1p23 0x1p23 0x1p23)) (v128.const i32x4 0x4b000000 0x4b000000 0x4b000000 0x4b000000))))
+          (local.get $sg)))
+        (local.set $sg (i16x8.shr_s (v128.load offset=240 (local.get $h)) (i32.const 15)))
+        (local.set $a3 (i16x8.sub (v128.xor (local.get $sg) (i16x8.narrow_i32x4_s
+            (i32x4.sub (f32x4.add (f32x4.floor (f32x4.add (f32x4.mul (f32x4.mul
+              (i32x4.shl (i32x4.extend_low_i16x8_u (local.get $a3)) (i32.const 13))
+              (v128.const f32x4 0x1p112 0x1p112 0x1p112 0x1p112)) (local.get $inv))
+              (v128.const i32x4 0x3effffff 0x3effffff 0x3effffff 0x3effffff)))
+              (v128.const f32x4 0x1p23 0x1p23 0x1p23 0x1p23)) (v128.const i32x4 0x4b000000 0x4b000000 0x4b000000 0x4b000000))
+            (i32x4.sub (f32x4.add (f32x4.floor (f32x4.add (f32x4.mul (f32x4.mul
+              (i32x4.shl (i32x4.extend_high_i16x8_u (local.get $a3)) (i32.const 13))
+              (v128.const f32x4 0x1p112 0x1p112 0x1p112 0x1p112)) (local.get $inv))
+              (v128.const i32x4 0x3effffff 0x3effffff 0x3effffff 0x3effffff)))
+              (v128.const f32x4 0x1p23 0x1p23 0x1p23 0x1p23)) (v128.const i32x4 0x4b000000 0x4b000000 0x4b000000 0x4b000000))))
+          (local.get $sg)))
+        (v128.store offset=112 (local.get $q) (i8x16.narrow_i16x8_s (local.get $a2) (local.get $a3)))
+        (local.set $h (i32.add (local.get $h) (i32.const 256)))
+        (local.set $q (i32.add (local.get $q) (i32.const 128)))
+        (local.set $s (i32.add (local.get $s) (i32.const 16)))
+        (br_if $l4 (i32.lt_u (local.get $s) (local.get $end4)))))
+    ;; the nb%4 last blocks one at a time
+    (local.set $end (i32.add (local.get $s) (i32.shl (i32.and (local.get $nb) (i32.const 3)) (i32.const 2))))
+    (block $done
+      (br_if $done (i32.ge_u (local.get $s) (local.get $end)))
+      (loop $l
+        (local.set $a0 (v128.and (v128.load (local.get $h)) (v128.const i16x8 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff)))
+        (local.set $a0 (v128.andnot (local.get $a0) (i16x8.gt_s (local.get $a0) (v128.const i16x8 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00))))
+        (local.set $a1 (v128.and (v128.load offset=16 (local.get $h)) (v128.const i16x8 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff)))
+        (local.set $a1 (v128.andnot (local.get $a1) (i16x8.gt_s (local.get $a1) (v128.const i16x8 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00))))
+        (local.set $a2 (v128.and (v128.load offset=32 (local.get $h)) (v128.const i16x8 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff)))
+        (local.set $a2 (v128.andnot (local.get $a2) (i16x8.gt_s (local.get $a2) (v128.const i16x8 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00))))
+        (local.set $a3 (v128.and (v128.load offset=48 (local.get $h)) (v128.const i16x8 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff)))
+        (local.set $a3 (v128.andnot (local.get $a3) (i16x8.gt_s (local.get $a3) (v128.const i16x8 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00))))
+        (local.set $m (i16x8.max_u (i16x8.max_u (local.get $a0) (local.get $a1)) (i16x8.max_u (local.get $a2) (local.get $a3))))
+        (local.set $m (i16x8.max_u (local.get $m)
+          (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $m) (local.get $m))))
+        (local.set $m (i16x8.max_u (local.get $m)
+          (i8x16.shuffle 4 5 6 7 0 1 2 3 12 13 14 15 8 9 10 11 (local.get $m) (local.get $m))))
+        (local.set $m (i16x8.max_u (local.get $m)
+          (i8x16.shuffle 2 3 0 1 6 7 4 5 10 11 8 9 14 15 12 13 (local.get $m) (local.get $m))))
+        (local.set $mh (i16x8.extract_lane_u 0 (local.get $m)))
+        (local.set $sc (f32.div
+          (select (f32.const inf)
+                  (f32.mul (f32.reinterpret_i32 (i32.shl (local.get $mh) (i32.const 13))) (f32.const 0x1p112))
+                  (i32.eq (local.get $mh) (i32.const 0x7c00)))
+          (f32.const 127)))
+        (f32.store (local.get $s) (local.get $sc))
+        (local.set $inv (f32x4.splat (select (f32.div (f32.const 1) (local.get $sc)) (f32.const 0)
+                                             (f32.ne (local.get $sc) (f32.const 0)))))
+        (local.set $sg (i16x8.shr_s (v128.load (local.get $h)) (i32.const 15)))
+        (local.set $a0 (i16x8.sub (v128.xor (local.get $sg) (i16x8.narrow_i32x4_s
+            (i32x4.sub (f32x4.add (f32x4.floor (f32x4.add (f32x4.mul (f32x4.mul
+              (i32x4.shl (i32x4.extend_low_i16x8_u (local.get $a0)) (i32.const 13))
+              (v128.const f32x4 0x1p112 0x1p112 0x1p112 0x1p112)) (local.get $inv))
+              (v128.const i32x4 0x3effffff 0x3effffff 0x3effffff 0x3effffff)))
+              (v128.const f32x4 0x1p23 0x1p23 0x1p23 0x1p23)) (v128.const i32x4 0x4b000000 0x4b000000 0x4b000000 0x4b000000))
+            (i32x4.sub (f32x4.add (f32x4.floor (f32x4.add (f32x4.mul (f32x4.mul
+              (i32x4.shl (i32x4.extend_high_i16x8_u (local.get $a0)) (i32.const 13))
+              (v128.const f32x4 0x1p112 0x1p112 0x1p112 0x1p112)) (local.get $inv))
+              (v128.const i32x4 0x3effffff 0x3effffff 0x3effffff 0x3effffff)))
+              (v128.const f32x4 0x1p23 0x1p23 0x1p23 0x1p23)) (v128.const i32x4 0x4b000000 0x4b000000 0x4b000000 0x4b000000))))
+          (local.get $sg)))
+        (local.set $sg (i16x8.shr_s (v128.load offset=16 (local.get $h)) (i32.const 15)))
+        (local.set $a1 (i16x8.sub (v128.xor (local.get $sg) (i16x8.narrow_i32x4_s
+            (i32x4.sub (f32x4.add (f32x4.floor (f32x4.add (f32x4.mul (f32x4.mul
+              (i32x4.shl (i32x4.extend_low_i16x8_u (local.get $a1)) (i32.const 13))
+              (v128.const f32x4 0x1p112 0x1p112 0x1p112 0x1p112)) (local.get $inv))
+              (v128.const i32x4 0x3effffff 0x3effffff 0x3effffff 0x3effffff)))
+              (v128.const f32x4 0x1p23 0x1p23 0x1p23 0x1p23)) (v128.const i32x4 0x4b000000 0x4b000000 0x4b000000 0x4b000000))
+            (i32x4.sub (f32x4.add (f32x4.floor (f32x4.add (f32x4.mul (f32x4.mul
+              (i32x4.shl (i32x4.extend_high_i16x8_u (local.get $a1)) (i32.const 13))
+              (v128.const f32x4 0x1p112 0x1p112 0x1p112 0x1p112)) (local.get $inv))
+              (v128.const i32x4 0x3effffff 0x3effffff 0x3effffff 0x3effffff)))
+              (v128.const f32x4 0x1p23 0x1p23 0x1p23 0x1p23)) (v128.const i32x4 0x4b000000 0x4b000000 0x4b000000 0x4b000000))))
+          (local.get $sg)))
+        (v128.store (local.get $q) (i8x16.narrow_i16x8_s (local.get $a0) (local.get $a1)))
+        (local.set $sg (i16x8.shr_s (v128.load offset=32 (local.get $h)) (i32.const 15)))
+        (local.set $a2 (i16x8.sub (v128.xor (local.get $sg) (i16x8.narrow_i32x4_s
+            (i32x4.sub (f32x4.add (f32x4.floor (f32x4.add (f32x4.mul (f32x4.mul
+              (i32x4.shl (i32x4.extend_low_i16x8_u (local.get $a2)) (i32.const 13))
+              (v128.const f32x4 0x1p112 0x1p112 0x1p112 0x1p112)) (local.get $inv))
+              (v128.const i32x4 0x3effffff 0x3effffff 0x3effffff 0x3effffff)))
+              (v128.const f32x4 0x1p23 0x1p23 0x1p23 0x1p23)) (v128.const i32x4 0x4b000000 0x4b000000 0x4b000000 0x4b000000))
+            (i32x4.sub (f32x4.add (f32x4.floor (f32x4.add (f32x4.mul (f32x4.mul
+              (i32x4.shl (i32x4.extend_high_i16x8_u (local.get $a2)) (i32.const 13))
+              (v128.const f32x4 0x1p112 0x1p112 0x1p112 0x1p112)) (local.get $inv))
+              (v128.const i32x4 0x3effffff 0x3effffff 0x3effffff 0x3effffff)))
+              (v128.const f32x4 0x1p23 0x1p23 0x1p23 0x1p23)) (v128.const i32x4 0x4b000000 0x4b000000 0x4b000000 0x4b000000))))
+          (local.get $sg)))
+        (local.set $sg (i16x8.shr_s (v128.load offset=48 (local.get $h)) (i32.const 15)))
+        (local.set $a3 (i16x8.sub (v128.xor (local.get $sg) (i16x8.narrow_i32x4_s
+            (i32x4.sub (f32x4.add (f32x4.floor (f32x4.add (f32x4.mul (f32x4.mul
+              (i32x4.shl (i32x4.extend_low_i16x8_u (local.get $a3)) (i32.const 13))
+              (v128.const f32x4 0x1p112 0x1p112 0x1p112 0x1p112)) (local.get $inv))
+              (v128.const i32x4 0x3effffff 0x3effffff 0x3effffff 0x3effffff)))
+              (v128.const f32x4 0x1p23 0x1p23 0x1p23 0x1p23)) (v128.const i32x4 0x4b000000 0x4b000000 0x4b000000 0x4b000000))
+            (i32x4.sub (f32x4.add (f32x4.floor (f32x4.add (f32x4.mul (f32x4.mul
+              (i32x4.shl (i32x4.extend_high_i16x8_u (local.get $a3)) (i32.const 13))
+              (v128.const f32x4 0x1p112 0x1p112 0x1p112 0x1p112)) (local.get $inv))
+              (v128.const i32x4 0x3effffff 0x3effffff 0x3effffff 0x3effffff)))
+              (v128.const f32x4 0x1p23 0x1p23 0x1p23 0x1p23)) (v128.const i32x4 0x4b000000 0x4b000000 0x4b000000 0x4b000000))))
+          (local.get $sg)))
+        (v128.store offset=16 (local.get $q) (i8x16.narrow_i16x8_s (local.get $a2) (local.get $a3)))
+        (local.set $h (i32.add (local.get $h) (i32.const 64)))
         (local.set $q (i32.add (local.get $q) (i32.const 32)))
         (local.set $s (i32.add (local.get $s) (i32.const 4)))
         (br_if $l (i32.lt_u (local.get $s) (local.get $end))))))
