@@ -59,7 +59,7 @@ export interface LoadOptions {
   memoryLimit?: number;
   /** Requests in flight, 2 to 4 (default 3). */
   concurrency?: number;
-  /** Range piece size for HF-style sources in bytes (default 8 MiB). */
+  /** Range piece size for HF-style sources in bytes (default 8 MiB; files under 64 MiB in about eight pieces of at least 1 MiB). */
   chunkSize?: number;
   /** Use the SIMD128 kernels when available (default true). */
   simd?: boolean;

@@ -69,6 +69,8 @@ async function compileGo(url) {
 // (copied next to this file by cmd/build-wasm) with kernels.wasm, or, when
 // either is missing, stubs whose available() returns 0 so Go uses its
 // pure-Go loops.
+// goModule may be a Promise: the kernels compile and warm up (V8 tiers
+// their code up) while the much larger Go module is still compiling.
 async function simdHost(goModule, { kernels = true } = {}) {
   let host = null;
   try {
@@ -82,6 +84,7 @@ async function simdHost(goModule, { kernels = true } = {}) {
     if (kernels) {
       try {
         mod = await host.compileKernels(readAsset(new URL('./kernels.wasm', import.meta.url)));
+        if (mod && host.warmUp) host.warmUp(mod);
       } catch {
         mod = null;
       }
@@ -89,7 +92,7 @@ async function simdHost(goModule, { kernels = true } = {}) {
     return { importObject: simd.importObject, bind: (inst) => simd.bind(inst, mod, { warmUp: true }) };
   }
   const stub = {};
-  for (const imp of WebAssembly.Module.imports(goModule)) {
+  for (const imp of WebAssembly.Module.imports(await goModule)) {
     if (imp.module !== 'alibi_simd' || imp.kind !== 'function') continue;
     stub[imp.name] = imp.name === 'available' || imp.name === 'version'
       ? () => 0
@@ -165,12 +168,16 @@ async function threadedHost(threads) {
 }
 
 async function boot(opts) {
+  const wanted = Math.max(1, Math.min(16, Math.floor(opts.threads || 1)));
+  const mtP = wanted > 1 && opts.kernels !== false ? threadedHost(wanted) : null;
+  let goP = mtP ? null : compileGo(new URL('./alibi.wasm', import.meta.url));
+  if (goP) goP.catch(() => {}); // awaited below
   await import('./wasm_exec.js');
   const go = new globalThis.Go();
-  const wanted = Math.max(1, Math.min(16, Math.floor(opts.threads || 1)));
-  const mt = wanted > 1 && opts.kernels !== false ? await threadedHost(wanted) : null;
-  const goModule = mt ? mt.goModule : await compileGo(new URL('./alibi.wasm', import.meta.url));
-  const simd = mt || await simdHost(goModule, opts);
+  const mt = mtP ? await mtP : null;
+  if (!mt && !goP) goP = compileGo(new URL('./alibi.wasm', import.meta.url)); // kernel threads fell back
+  const simd = mt || await simdHost(goP, opts);
+  const goModule = mt ? mt.goModule : await goP;
   const instance = await WebAssembly.instantiate(goModule, { ...go.importObject, ...simd.importObject });
   const simdBound = simd.bind(instance);
   const threads = mt ? mt.pool.threads : 1;

@@ -5,6 +5,8 @@
 // network-first with the cached copy as the offline fallback. One record per
 // model lists its entries for listCachedModels / deleteCachedModel.
 
+import { fetchHelper, readBody } from './fetchers.js';
+
 export const CACHE_NAME = 'alibi-models-v1';
 const RECORD_PARAM = 'alibi-model';
 
@@ -53,6 +55,21 @@ export async function openModelCache(name = CACHE_NAME) {
     // response returns the cached Response (its body is read as a stream).
     async response(key) {
       return (await cache.match(key)) || null;
+    },
+    // readInto reads the entry `key`, expected to be `size` bytes, into the
+    // buffer `into` (a Uint8Array of size bytes): the bytes read (shorter,
+    // or one byte longer, when the entry's size differs), or null when
+    // there is no entry. Where the fetch helper runs, it reads the entry on
+    // its own thread while this one feeds the engine.
+    async readInto(key, size, into, signal) {
+      const helper = await fetchHelper();
+      if (helper) {
+        const r = await helper.readCached(name, key, size, { into, signal });
+        return r && r.bytes;
+      }
+      const res = await cache.match(key);
+      if (!res) return null;
+      return readBody({ body: res.body }, size, signal, () => {}, into);
     },
     async has(key) {
       return !!(await cache.match(key));

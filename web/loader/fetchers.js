@@ -61,18 +61,31 @@ function rangeCheck(u, status, header, start, end) {
 // the engine's conversion of the same bytes (Chromium allocates and faults
 // in memory for every network chunk), so on its own thread the download
 // keeps going while the engine converts the previous piece.
+// It also reads cached pieces out of Cache Storage the same way, so a load
+// from the cache overlaps reading piece i+1 with the engine converting
+// piece i.
 // Messages in: { id, url, start, end, reload, buf } (buf transferred),
+// { id, cache, key, start: 0, end: size, buf } (a Cache Storage entry),
 // { abort: id }. Out: { ready }, { id, progress: n },
-// { id, buf, n, longer, total, etag } (buf transferred), { id, error: { type, message } }.
+// { id, buf, n, longer, total, etag, miss } (buf transferred), { id, error: { type, message } }.
 // It is serialized with Function.prototype.toString, so it uses nothing
 // but its argument and the worker's globals.
 function helperMain(check) {
   const ctl = new Map();
   const post = (m, t) => self.postMessage(m, t || []);
   async function read(m, signal) {
-    const headers = { Range: `bytes=${m.start}-${m.end - 1}` };
-    const res = await fetch(m.url, { signal, headers, cache: m.reload ? 'reload' : 'default' });
-    const c = check(m.url, res.status, (k) => res.headers.get(k), m.start, m.end);
+    let res;
+    let c;
+    if (m.cache) {
+      // A cached piece: Cache Storage entry m.key of cache m.cache.
+      res = await (await caches.open(m.cache)).match(m.key);
+      if (!res) return { buf: m.buf, n: 0, miss: true };
+      c = { ok: true };
+    } else {
+      const headers = { Range: `bytes=${m.start}-${m.end - 1}` };
+      res = await fetch(m.url, { signal, headers, cache: m.reload ? 'reload' : 'default' });
+      c = check(m.url, res.status, (k) => res.headers.get(k), m.start, m.end);
+    }
     if (!c.ok) {
       res.body?.cancel().catch(() => {});
       return { error: { type: c.type, message: c.message } };
@@ -143,7 +156,7 @@ function helperMain(check) {
       if (r.error) post({ id: m.id, error: r.error });
       else post({ id: m.id, ...r }, [r.buf]);
     } catch (err) {
-      post({ id: m.id, error: { type: 'download', message: `alibi: ${m.url}: ${err && err.message ? err.message : String(err)}` } });
+      post({ id: m.id, error: { type: 'download', message: `alibi: ${m.url || m.key}: ${err && err.message ? err.message : String(err)}` } });
     } finally {
       ctl.delete(m.id);
     }
@@ -214,39 +227,56 @@ export function fetchHelper() {
     const client = {
       // read fetches bytes [start, end) of url into the ArrayBuffer of
       // `into` (transferred away and back): { bytes, total, etag, counted }.
-      read(url, { start, end, reload = false, into, signal, onBytes = () => {} }) {
-        if (signal && signal.aborted) return Promise.reject(abortError(signal));
-        const id = ++next;
-        const limit = end - start;
-        return new Promise((resolve2, reject) => {
-          const onAbort = () => {
-            if (!pending.has(id)) return;
-            pending.delete(id);
-            w.postMessage({ abort: id });
-            reject(abortError(signal));
-          };
-          const done = (f) => (v) => {
-            if (signal) signal.removeEventListener('abort', onAbort);
-            f(v);
-          };
-          pending.set(id, {
-            onBytes,
-            reject: done(reject),
-            resolve: done((m) => {
-              let bytes = new Uint8Array(m.buf, 0, m.n);
-              if (m.longer) bytes = new Uint8Array(limit + 1); // one extra byte shows the mismatch
-              resolve2({ bytes, total: m.total, etag: m.etag, counted: true });
-            }),
-          });
-          if (signal) signal.addEventListener('abort', onAbort, { once: true });
-          const buf = into.byteOffset === 0 && into.byteLength >= limit ? into.buffer : new ArrayBuffer(limit);
-          w.postMessage({ id, url, start, end, reload, buf }, [buf]);
-        });
+      read(url, opts) {
+        return request({ url, start: opts.start, end: opts.end, reload: !!opts.reload }, opts);
+      },
+      // readCached reads the Cache Storage entry `key` of cache `cacheName`
+      // (size bytes expected) into the ArrayBuffer of `into`: { bytes } as
+      // read (shorter or one byte longer when the entry's size differs), or
+      // null when there is no such entry.
+      async readCached(cacheName, key, size, { into, signal }) {
+        const r = await request({ cache: cacheName, key, start: 0, end: size }, { into, signal });
+        return r.miss ? null : r;
       },
     };
+    function request(msg, { into, signal, onBytes = () => {} }) {
+      const { start, end } = msg;
+      if (signal && signal.aborted) return Promise.reject(abortError(signal));
+      const id = ++next;
+      const limit = end - start;
+      return new Promise((resolve2, reject) => {
+        const onAbort = () => {
+          if (!pending.has(id)) return;
+          pending.delete(id);
+          w.postMessage({ abort: id });
+          reject(abortError(signal));
+        };
+        const done = (f) => (v) => {
+          if (signal) signal.removeEventListener('abort', onAbort);
+          f(v);
+        };
+        pending.set(id, {
+          onBytes,
+          reject: done(reject),
+          resolve: done((m) => {
+            let bytes = new Uint8Array(m.buf, 0, m.n);
+            if (m.longer) bytes = new Uint8Array(limit + 1); // one extra byte shows the mismatch
+            resolve2({ bytes, total: m.total, etag: m.etag, counted: true, miss: !!m.miss });
+          }),
+        });
+        if (signal) signal.addEventListener('abort', onAbort, { once: true });
+        const buf = into.byteOffset === 0 && into.byteLength >= limit ? into.buffer : new ArrayBuffer(limit);
+        w.postMessage({ ...msg, id, buf }, [buf]);
+      });
+    }
   });
   return helperState;
 }
+
+// etags maps the bytes an http fetcher's get returned to the response's
+// ETag, so the loader can tell an unchanged small file from a new one
+// without reading its cached copy.
+export const etags = new WeakMap();
 
 export function httpFetcher(base, { fetch = globalThis.fetch.bind(globalThis), helper = null } = {}) {
   const baseURL = new URL(base);
@@ -274,7 +304,10 @@ export function httpFetcher(base, { fetch = globalThis.fetch.bind(globalThis), h
         throw downloadError(u, `HTTP ${res.status}`);
       }
       try {
-        return new Uint8Array(await res.arrayBuffer());
+        const bytes = new Uint8Array(await res.arrayBuffer());
+        const etag = res.headers.get('etag');
+        if (etag) etags.set(bytes, etag);
+        return bytes;
       } catch (e) {
         rethrowFetch(e, u, signal);
       }

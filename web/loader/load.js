@@ -8,7 +8,7 @@
 // openFile, write, closeFile, finish, abortLoad. Tests pass a fake.
 
 import { AlibiError, abortError, throwIfAborted, toAlibiError } from './errors.js';
-import { httpFetcher, nodeFetcher, filesFetcher, readBody, fetchHelper } from './fetchers.js';
+import { httpFetcher, nodeFetcher, filesFetcher, readBody, fetchHelper, etags } from './fetchers.js';
 import { parseManifest } from './manifest.js';
 import { headerLength, parseHeader } from './safetensors.js';
 import { sha256Hex, isSha256Hex } from './sha256.js';
@@ -16,7 +16,17 @@ import { runPipeline } from './scheduler.js';
 import { chunkKey, rangeKey, prefixKey, normalizeSourceURL } from './cache.js';
 
 export const DEFAULT_PIECE_SIZE = 8 << 20;
+
+// autoPieceSize cuts a file into pieces of DEFAULT_PIECE_SIZE, or into about
+// eight pieces of at least 1 MiB when it is smaller than 64 MiB, so that
+// reading piece i+1 overlaps the engine converting piece i even for a small
+// model.
+export function autoPieceSize(total) {
+  const eighth = Math.ceil(total / 8 / 65536) * 65536;
+  return Math.min(DEFAULT_PIECE_SIZE, Math.max(1 << 20, eighth));
+}
 const now = () => (globalThis.performance ? performance.now() : Date.now());
+const yieldTask = () => new Promise((resolve) => setTimeout(resolve, 0));
 
 // fetcherFor turns a message-safe source description into a fetcher:
 // { url } (http/https/file URL of a directory), { path } (Node directory),
@@ -41,14 +51,18 @@ export async function fetcherFor(source) {
 }
 
 // getSmall fetches a small file network-first, falling back to the cache
-// when the network fails, and refreshes the cached copy.
-async function getSmall(fx, name, { cache, signal, optional = false, small }) {
+// when the network fails. The cached copy is refreshed in the background
+// (opt.puts collects the writes; runLoad waits for them at the end) and
+// only when the file changed: the cache entry keeps the response's ETag.
+async function getSmall(fx, name, { cache, signal, optional = false, small, puts }) {
   const url = fx.url(name);
   try {
     const bytes = await fx.get(name, signal, { optional });
     if (bytes && cache && fx.cacheable) {
-      await cache.put(url, bytes).catch(() => {});
       if (small) small.add(url);
+      const put = refreshSmall(cache, url, bytes, etags.get(bytes));
+      if (puts) puts.push(put);
+      else await put;
     }
     return bytes;
   } catch (e) {
@@ -64,6 +78,20 @@ async function getSmall(fx, name, { cache, signal, optional = false, small }) {
     }
     throw err;
   }
+}
+
+async function refreshSmall(cache, url, bytes, etag) {
+  try {
+    if (etag) {
+      const old = await cache.response(url);
+      if (old) {
+        const same = old.headers.get('x-alibi-etag') === etag && old.headers.get('content-length') === String(bytes.length);
+        old.body?.cancel().catch(() => {});
+        if (same) return;
+      }
+    }
+    await cache.put(url, bytes, etag ? { 'x-alibi-etag': etag } : {});
+  } catch { /* the cache is a convenience here: the load goes on without it */ }
 }
 
 // generationDefaults reads the sampling defaults of a generation_config.json
@@ -101,20 +129,44 @@ function json(bytes, name) {
 // resolvePlan reads the small files of a source and describes its weight
 // files as pieces. It downloads no weight bytes (an HF checkpoint's
 // safetensors header is read with one Range request).
-export async function resolvePlan(source, { cache = null, signal, pieceSize = DEFAULT_PIECE_SIZE } = {}) {
+export async function resolvePlan(source, { cache = null, signal, pieceSize = 0 } = {}) {
   const { fx, key } = await fetcherFor(source);
   const small = new Set();
-  const opt = { cache, signal, small };
-  const manifestBytes = await getSmall(fx, 'manifest.json', { ...opt, optional: true });
-  if (manifestBytes) return planWeb(fx, key, parseManifest(manifestBytes), opt, small);
-  return planHF(fx, key, opt, small, pieceSize);
+  const puts = [];
+  const opt = { cache, signal, small, puts };
+  // Every small file a plan may need is requested at once (a web
+  // directory's manifest names its config and tokenizer, which are
+  // config.json and tokenizer.json as `alibi convert --to web` writes
+  // them): one round trip instead of five in a row. A request made on
+  // speculation and not needed is dropped.
+  const asked = new Map();
+  const get = (name, optional = false) => {
+    const k = `${optional}:${name}`;
+    if (!asked.has(k)) {
+      const p = getSmall(fx, name, { ...opt, optional });
+      p.catch(() => {}); // awaited when needed; unneeded failures are dropped
+      asked.set(k, p);
+    }
+    return asked.get(k);
+  };
+  const manifest = get('manifest.json', true);
+  get('config.json');
+  get('tokenizer.json');
+  get('generation_config.json', true);
+  get('model.safetensors.index.json', true);
+  const manifestBytes = await manifest;
+  const plan = manifestBytes
+    ? await planWeb(fx, key, parseManifest(manifestBytes), get, small)
+    : await planHF(fx, key, get, opt, small, pieceSize);
+  plan.puts = puts;
+  return plan;
 }
 
-async function planWeb(fx, key, man, opt, small) {
-  const config = await getSmall(fx, man.model.config, opt);
-  const tokenizer = await getSmall(fx, man.model.tokenizer, opt);
-  const index = man.model.index ? await getSmall(fx, man.model.index, opt) : null;
-  const generation = generationDefaults(await getSmall(fx, 'generation_config.json', { ...opt, optional: true }));
+async function planWeb(fx, key, man, get, small) {
+  const [config, tokenizer, index, generationBytes] = await Promise.all([
+    get(man.model.config), get(man.model.tokenizer), man.model.index ? get(man.model.index) : null, get('generation_config.json', true),
+  ]);
+  const generation = generationDefaults(generationBytes);
   const files = man.files.map((f) => ({
     name: f.name,
     size: f.size,
@@ -143,7 +195,7 @@ function validatorOf(etag) {
 // readPrefix reads a safetensors file's header with two Range requests
 // (the 8-byte length, then the header), so no weight byte is fetched just to
 // plan the load; it also learns the file's size and validator.
-async function readPrefix(fx, name, { cache, signal, small }) {
+async function readPrefix(fx, name, { cache, signal, small, puts }) {
   const url = fx.url(name);
   try {
     const r1 = await fx.open(name, signal, { start: 0, end: 8 });
@@ -160,7 +212,9 @@ async function readPrefix(fx, name, { cache, signal, small }) {
     bytes.set(lenBytes.subarray(0, 8));
     bytes.set(hdr.subarray(0, n), 8);
     if (cache && fx.cacheable && total !== undefined) {
-      await cache.put(prefixKey(url), bytes, { 'x-alibi-total': String(total), 'x-alibi-etag': etag }).catch(() => {});
+      const put = cache.put(prefixKey(url), bytes, { 'x-alibi-total': String(total), 'x-alibi-etag': etag }).catch(() => {});
+      if (puts) puts.push(put);
+      else await put;
       small.add(prefixKey(url));
     }
     return { bytes, total, etag };
@@ -177,11 +231,11 @@ async function readPrefix(fx, name, { cache, signal, small }) {
   }
 }
 
-async function planHF(fx, key, opt, small, pieceSize) {
-  const config = await getSmall(fx, 'config.json', opt);
-  const tokenizer = await getSmall(fx, 'tokenizer.json', opt);
-  const index = await getSmall(fx, 'model.safetensors.index.json', { ...opt, optional: true });
-  const generation = generationDefaults(await getSmall(fx, 'generation_config.json', { ...opt, optional: true }));
+async function planHF(fx, key, get, opt, small, pieceSize) {
+  const [config, tokenizer, index, generationBytes] = await Promise.all([
+    get('config.json'), get('tokenizer.json'), get('model.safetensors.index.json', true), get('generation_config.json', true),
+  ]);
+  const generation = generationDefaults(generationBytes);
   let names = ['model.safetensors'];
   if (index) {
     const idx = json(index, 'model.safetensors.index.json');
@@ -200,8 +254,9 @@ async function planHF(fx, key, opt, small, pieceSize) {
       const validator = validatorOf(etag);
       const sha = isSha256Hex(validator) ? validator : undefined;
       const pieces = [];
-      for (let a = 0; a < total; a += pieceSize) {
-        const b = Math.min(total, a + pieceSize);
+      const size = pieceSize > 0 ? pieceSize : autoPieceSize(total);
+      for (let a = 0; a < total; a += size) {
+        const b = Math.min(total, a + size);
         pieces.push({
           label: `${name} bytes ${a}-${b - 1}`,
           size: b - a,
@@ -267,37 +322,38 @@ export async function runLoad(plan, engine, {
   const useCache = cache && plan.fx.cacheable;
   let cacheOK = !!useCache;
   try {
-    await engine.setTokenizer(load, plan.tokenizer);
-    if (plan.index) await engine.setIndex(load, plan.index);
     if (!plan.files) {
       plan.files = await plan.resolveFiles();
       plan.totalBytes = plan.files.reduce((s, f) => s + f.size, 0);
     }
     progress.setTotal(plan.totalBytes);
-    if (cacheOK && !(await storageFits(plan.totalBytes))) {
-      // Not enough quota for the whole model: load it without caching rather
-      // than fill the storage with a model that cannot fit.
-      cacheOK = false;
-      progress.count('cacheErrors', 1);
-    }
+    // Not enough quota for the whole model: load it without caching rather
+    // than fill the storage with a model that cannot fit. Asked now, needed
+    // only before the first piece is stored (a load from the cache stores none).
+    const fits = cacheOK ? storageFits(plan.totalBytes) : null;
+    const checkFits = async () => {
+      if (fits && cacheOK && !(await fits)) {
+        cacheOK = false;
+        progress.count('cacheErrors', 1);
+      }
+    };
     progress.report('download', plan.files[0] && plan.files[0].name, 0, { force: true });
     const record = useCache ? {
       url: plan.key, name: plan.name, architecture: begin.architecture, bytes: plan.totalBytes, complete: false,
       date: new Date().toISOString(), small: [...plan.small],
       entries: plan.files.flatMap((f) => f.pieces.filter((p) => p.cacheKey).map((p) => ({ key: p.cacheKey, size: p.size }))),
     } : null;
-    if (record) await cache.putRecord(plan.key, record).catch(() => {});
+    // The record of an incomplete model (so an interrupted load is listed
+    // and resumes) is written while the pieces load; the final one after it.
+    const firstRecord = record ? cache.putRecord(plan.key, record).catch(() => {}) : null;
 
     const items = [];
     plan.files.forEach((f, fi) => f.pieces.forEach((p, pi) => items.push({ file: f, fi, piece: p, first: pi === 0, last: pi === f.pieces.length - 1 })));
-    // Empty files have no pieces: open and close them up front.
-    for (const f of plan.files) {
-      if (f.pieces.length === 0) {
-        const fid = await engine.openFile(load, f.name, f.size, !!f.sha256);
-        await engine.closeFile(fid, f.sha256 || '');
-      }
-    }
 
+    // Settles with the engine's set-up (tokenizer, index), started below.
+    let startEngine;
+    const engineReady = new Promise((resolve) => { startEngine = resolve; });
+    engineReady.catch(() => {});
     const pool = new BufferPool(concurrency);
     const fetchPiece = async ({ piece }, _i, sig) => {
       let counted = 0;
@@ -308,18 +364,20 @@ export async function runLoad(plan, engine, {
         progress.report(kind === 'cached' ? 'verify' : 'download', piece.label, add);
       };
       if (useCache && piece.cacheKey) {
-        const hit = await cache.response(piece.cacheKey).catch(() => null);
-        if (hit) {
-          const buf = pool.take(piece.size);
-          const bytes = await readBody({ body: hit.body }, piece.size, sig, () => {}, buf).catch(() => new Uint8Array(0));
+        const buf = pool.take(piece.size);
+        const bytes = await cache.readInto(piece.cacheKey, piece.size, buf, sig).catch(() => {
+          throwIfAborted(sig);
+          return new Uint8Array(0); // unreadable: fetched again below
+        });
+        if (bytes) {
           const ok = bytes.length === piece.size && (!piece.sha256 || (await sha256Hex(bytes)) === piece.sha256);
           if (ok) {
             count('cached')(bytes.length);
             return bytes;
           }
-          pool.give(buf);
           await cache.delete(piece.cacheKey).catch(() => {});
         }
+        pool.give(bytes && bytes.buffer.byteLength > 0 ? bytes : buf); // buf is detached when the helper read it
       }
       for (let attempt = 0; ; attempt++) {
         throwIfAborted(sig);
@@ -340,6 +398,7 @@ export async function runLoad(plan, engine, {
           throw new AlibiError(bytes.length < piece.size ? 'format' : 'download',
             `alibi: ${piece.label}: got ${bytes.length} bytes, want ${piece.size}${bytes.length < piece.size ? ': truncated file?' : ''}`);
         }
+        await checkFits();
         if (cacheOK && piece.cacheKey) {
           try {
             await cache.put(piece.cacheKey, bytes);
@@ -355,6 +414,7 @@ export async function runLoad(plan, engine, {
     let fid = 0;
     const consume = async ({ file, piece, first, last }, bytes) => {
       try {
+        await engineReady;
         await consumePiece({ file, piece, first, last }, bytes);
       } finally {
         pool.give(bytes); // the engine copied the bytes into its own memory
@@ -377,10 +437,32 @@ export async function runLoad(plan, engine, {
       }
     };
 
-    await runPipeline(items, { concurrency, fetch: fetchPiece, consume, signal, onHeld });
+    // The first pieces are requested (or read from the cache, on the fetch
+    // helper's thread) before the engine reads the tokenizer, which keeps
+    // this thread busy for a while; pieces reach the engine after that.
+    const pipeline = runPipeline(items, { concurrency, fetch: fetchPiece, consume, signal, onHeld });
+    pipeline.catch(() => {}); // awaited below
+    if (items.length) await yieldTask(); // the first requests go out
+    const setup = (async () => {
+      await engine.setTokenizer(load, plan.tokenizer);
+      if (plan.index) await engine.setIndex(load, plan.index);
+      // Empty files have no pieces: open and close them up front.
+      for (const f of plan.files) {
+        if (f.pieces.length === 0) {
+          const fid = await engine.openFile(load, f.name, f.size, !!f.sha256);
+          await engine.closeFile(fid, f.sha256 || '');
+        }
+      }
+    })();
+    startEngine(setup);
+    let setupError = null;
+    await setup.catch((e) => { setupError = e; });
+    await pipeline.catch((e) => { if (!setupError) throw e; }); // the set-up's error names the first problem
+    if (setupError) throw setupError;
     progress.report('load', plan.files.length ? plan.files[plan.files.length - 1].name : null, 0, { force: true });
     throwIfAborted(signal);
     const done = await engine.finish(load);
+    await Promise.all([...(plan.puts || []), firstRecord]);
     if (record) await cache.putRecord(plan.key, { ...record, complete: cacheOK, date: new Date().toISOString() }).catch(() => {});
     progress.report('ready', null, 0);
     return { ...done, estimate: begin.estimate, limit: begin.limit, cached: cacheOK };

@@ -485,3 +485,13 @@ test('generationDefaults maps generation_config.json like transformers and alibi
   ];
   for (const [bytes, want] of cases) assert.deepEqual(generationDefaults(bytes), want);
 });
+
+test('autoPieceSize: 8 MiB pieces for large files, about eight of at least 1 MiB for small ones', async () => {
+  const { autoPieceSize, DEFAULT_PIECE_SIZE } = await import('../loader/load.js');
+  assert.equal(autoPieceSize(2e9), DEFAULT_PIECE_SIZE);
+  assert.equal(autoPieceSize(64 << 20), DEFAULT_PIECE_SIZE);
+  assert.equal(Math.ceil(8422440 / autoPieceSize(8422440)), 8); // the bundled model
+  assert.equal(autoPieceSize(100), 1 << 20);
+  const s = autoPieceSize(20 << 20);
+  assert.ok(s >= 1 << 20 && s <= DEFAULT_PIECE_SIZE && s % 65536 === 0 && Math.ceil((20 << 20) / s) === 8, String(s));
+});
