@@ -178,6 +178,30 @@ function placeDir(src, dst, skip = () => false) {
 }
 placeDir(site, www, (p) => p === path.join(site, 'models'));
 placeDir(path.join(wllamaPkg, 'esm'), path.join(www, 'wllama'));
+// wllama's worker glue reads the pointers its wasm returns (wllama_malloc,
+// wllama_action) as signed 32-bit numbers: once the heap passes 2 GiB (a
+// 2.2 GB F32 model in its single-thread build) `new Uint8Array(heap,
+// pointer)` throws "Start offset -2048503664 is outside the bounds of the
+// buffer" and the model cannot load. The bench serves its index.js with the
+// two pointers read as unsigned (`>>> 0`), which changes nothing below
+// 2 GiB, so that the 560m F32 pair has a wllama figure in one thread too.
+const wllamaFix = [
+  ['await wllamaMalloc(argEncodedMsg.byteLength, 0)', '(await wllamaMalloc(argEncodedMsg.byteLength, 0)) >>> 0'],
+  ['await wllamaAction(argAction, inputPtr)', '(await wllamaAction(argAction, inputPtr)) >>> 0'],
+];
+let wllamaPatched = false;
+{
+  const f = path.join(www, 'wllama', 'index.js');
+  let src = fs.readFileSync(f, 'utf8');
+  if (wllamaFix.every(([a]) => src.split(a).length === 2)) {
+    for (const [a, b] of wllamaFix) src = src.replace(a, b);
+    fs.unlinkSync(f); // a hard link to node_modules: write a new file
+    fs.writeFileSync(f, src);
+    wllamaPatched = true;
+  } else {
+    log('wllama: its worker glue changed; serving it unpatched (pointers over 2 GiB may fail)');
+  }
+}
 for (const m of models) {
   for (const f of fs.readdirSync(m.dir)) {
     if (/\.(json|safetensors)$/.test(f)) place(path.join(m.dir, f), path.join(www, 'hf', m.name, f));
@@ -449,7 +473,7 @@ const ggufBytes = (f) => fs.statSync(f).size;
 
 const results = {
   date: new Date().toISOString(), machine: machine(), chromium: chromiumVersion, crossOriginIsolated: isolated,
-  wllama: wllamaVersion, settings: { runs: RUNS, loadRuns: LOAD_RUNS, prompt: PROMPT, tokens: TOKENS, contextLength: CTX, threads: THREADS, splitMaxMiB: SPLIT_MAX >> 20 },
+  wllama: wllamaVersion, wllamaPointerFix: wllamaPatched, settings: { runs: RUNS, loadRuns: LOAD_RUNS, prompt: PROMPT, tokens: TOKENS, contextLength: CTX, threads: THREADS, splitMaxMiB: SPLIT_MAX >> 20 },
   sizes, bandwidth: {}, models: [],
 };
 function machine() {

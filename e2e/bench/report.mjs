@@ -72,7 +72,11 @@ export function render(results) {
     `Prompt ${st.prompt} tokens, ${st.tokens} greedy tokens, context ${st.contextLength}; wllama with an f32 KV cache like ours. ` +
     'Ours loads the HF safetensors (F16) directly, widening to f32 or quantizing to int8 while streaming; wllama loads the GGUF that ' +
     '`alibi convert --to gguf` writes from the same checkpoint (F32, Q8_0), in llama.cpp gguf-split shards of at most ' +
-    `${st.splitMaxMiB ?? 512} MiB (wllama reads no file over 2 GB). Memory: growth of the renderer processes' resident set (page + ` +
+    `${st.splitMaxMiB ?? 512} MiB (wllama reads no file over 2 GB)` +
+    (results.wllamaPointerFix ? '; its worker glue is served with one fix, pointers read as unsigned (`>>> 0`), without which its ' +
+      'single-thread build cannot use a heap over 2 GiB (the 560m F32 model fails to load with "RangeError: Start offset ' +
+      '-2048503664 is outside the bounds of the buffer"); the fix changes nothing below 2 GiB' : '') +
+    `. Memory: growth of the renderer processes' resident set (page + ` +
     'workers) while each runtime loads and runs. The bandwidth bound is the streaming-read rate of a SIMD sum over 256 MiB in wasm ' +
     'divided by the weight bytes read per token (over 100% when the weights fit in the CPU caches). Ratios > 1x favour ours.', '');
   for (const r of results.models) if (r.note && r.pair === results.models[0].pair) md.push(`- ${r.model}: ${r.note}`);
