@@ -322,13 +322,18 @@ console.log('\nDownload sizes (gzip -9):');
 for (const [k, v] of Object.entries(sizes)) console.log(`  ${k.padEnd(58)} ${String(v.raw).padStart(9)} B raw  ${String(v.gzip).padStart(9)} B gzip`);
 console.log('\nf32 matvec kernel in the browser worker:');
 for (const k of results.kernels) console.log(`  ${k.rows}x${k.cols} ${k.cold ? 'from memory' : 'in cache   '}: SIMD128 ${k.simdGFLOPS.toFixed(2)} GFLOP/s, pure Go ${k.goGFLOPS.toFixed(2)} GFLOP/s, ratio ${k.ratio.toFixed(1)}x`);
-const fixedRSS = results.models[0] && results.models[0].name.startsWith('tiny') ? results.models[0].rssPeakDelta : null;
+const tinyRun = results.models[0] && results.models[0].name.startsWith('tiny') ? results.models[0] : null;
+const fixedRSS = tinyRun ? tinyRun.rssPeakDelta : null;
+// The runtime's fixed JS + wasm cost (three JS realms, the Go runtime's heap):
+// the tiny model's peak less its weights.
+const fixedJSWasm = tinyRun ? tinyRun.jsWasmPeak - tinyRun.weightBytes : null;
 for (const r of results.models) {
   console.log(`\n${r.name}: ${mb(r.fileBytes)} MB of weights files, ${mb(r.weightBytes)} MB in memory (${r.quant}), simd=${r.simd}`);
   console.log(`  load ${(r.loadMs / 1000).toFixed(2)} s = ${r.streamMBps.toFixed(0)} MB/s end to end (download phase ${r.downloadMBps.toFixed(0)} MB/s; ` +
     `weights alone, from the first weight request to the model ready, ${(r.weightsMs / 1000).toFixed(2)} s = ${r.weightsMBps.toFixed(0)} MB/s); ${(r.engineWriteMs / 1000).toFixed(2)} s of it inside the engine's loader writes (${(r.fileBytes / 1e6 / (r.engineWriteMs / 1000)).toFixed(0)} MB/s)`);
   const parts = Object.entries(r.jsPeakParts).map(([k, v]) => `${k} ${mb(v)}`).join(', ');
-  console.log(`  peak memory while loading: JS + wasm ${mb(r.jsWasmPeak)} MB = ${(r.jsWasmPeak / r.weightBytes).toFixed(2)}x the weights in memory (wasm ${mb(r.wasmBytes)} MB = ${(r.wasmBytes / r.weightBytes).toFixed(2)}x; JS heaps + ArrayBuffers ${mb(r.jsPeak)} MB: ${parts})`);
+  console.log(`  peak memory while loading: JS + wasm ${mb(r.jsWasmPeak)} MB = ${(r.jsWasmPeak / r.weightBytes).toFixed(2)}x the weights in memory (wasm ${mb(r.wasmBytes)} MB = ${(r.wasmBytes / r.weightBytes).toFixed(2)}x; JS heaps + ArrayBuffers ${mb(r.jsPeak)} MB: ${parts})` +
+    (fixedJSWasm !== null && r !== tinyRun ? `; ${((r.jsWasmPeak - fixedJSWasm) / r.weightBytes).toFixed(2)}x above the runtime's fixed ${mb(fixedJSWasm)} MB (the tiny model's peak less its weights)` : ''));
   console.log(`  peak renderer RSS growth (page + workers: JS, wasm, compiled code, browser buffers) ${mb(r.rssPeakDelta)} MB = ${(r.rssPeakDelta / r.weightBytes).toFixed(2)}x` +
     (fixedRSS !== null && r !== results.models[0] ? `; ${((r.rssPeakDelta - fixedRSS) / r.weightBytes).toFixed(2)}x without the tiny model's ${mb(fixedRSS)} MB of fixed runtime cost` : ''));
   console.log(`  after generating: wasm ${mb(r.wasmBytesAfterGen)} MB = ${(r.wasmBytesAfterGen / r.weightBytes).toFixed(2)}x the weights (the session's KV cache, preallocated for the context length, and scratch come on top of the load)`);

@@ -61,7 +61,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fl.StringVar(&o.pkg, "package", "", "also write the npm package folder (alibi-wasm) to this directory")
 	fl.StringVar(&o.root, "root", "", "repository root (default: found from the working directory)")
 	fl.StringVar(&o.model, "model", "models/brown-bloom", "bundled model directories (comma-separated, relative to the root or absolute), each packed into DIR/models/<base name>; \"\" for none")
-	fl.Int64Var(&o.chunkSize, "chunk-size", webdir.DefaultChunkSize, "chunk size of the packed model")
+	// A bundled model is small: 1 MiB chunks let the runtime read, check and
+	// convert chunk i+1 while the engine takes chunk i, and keep the page
+	// from holding a chunk the size of the model.
+	fl.Int64Var(&o.chunkSize, "chunk-size", 1<<20, "chunk size of the packed model")
 	fl.BoolVar(&o.opt, "wasm-opt", true, "run wasm-opt -O2 when it is installed")
 	fl.BoolVar(&o.kernels, "kernels", true, "assemble the SIMD kernels when wat2wasm is installed")
 	if err := fl.Parse(args); err != nil {

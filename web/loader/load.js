@@ -134,11 +134,13 @@ export async function resolvePlan(source, { cache = null, signal, pieceSize = 0 
   const small = new Set();
   const puts = [];
   const opt = { cache, signal, small, puts };
-  // Every small file a plan may need is requested at once (a web
+  // The small files both layouts have are requested at once (a web
   // directory's manifest names its config and tokenizer, which are
   // config.json and tokenizer.json as `alibi convert --to web` writes
-  // them): one round trip instead of five in a row. A request made on
-  // speculation and not needed is dropped.
+  // them): one round trip instead of four in a row. A request made on
+  // speculation and not needed is dropped. The index of a sharded HF
+  // checkpoint is asked for once there is no manifest (a web directory
+  // has none, and a page should see no failed request).
   const asked = new Map();
   const get = (name, optional = false) => {
     const k = `${optional}:${name}`;
@@ -153,7 +155,6 @@ export async function resolvePlan(source, { cache = null, signal, pieceSize = 0 
   get('config.json');
   get('tokenizer.json');
   get('generation_config.json', true);
-  get('model.safetensors.index.json', true);
   const manifestBytes = await manifest;
   const plan = manifestBytes
     ? await planWeb(fx, key, parseManifest(manifestBytes), get, small)
