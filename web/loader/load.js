@@ -27,6 +27,7 @@ export function autoPieceSize(total) {
 }
 const now = () => (globalThis.performance ? performance.now() : Date.now());
 const yieldTask = () => new Promise((resolve) => setTimeout(resolve, 0));
+const MAX_PUTS = 4; // cache writes of pieces pending at once (see runLoad)
 
 // fetcherFor turns a message-safe source description into a fetcher:
 // { url } (http/https/file URL of a directory), { path } (Node directory),
@@ -356,6 +357,20 @@ export async function runLoad(plan, engine, {
     const engineReady = new Promise((resolve) => { startEngine = resolve; });
     engineReady.catch(() => {});
     const pool = new BufferPool(concurrency);
+    // Verified pieces go to the cache alongside the load: a put copies the
+    // bytes as it starts (a Response made from them), so the buffer goes on
+    // to the engine while the browser writes the copy. At most MAX_PUTS
+    // copies wait to be written.
+    const puts = new Set();
+    const store = async (key, bytes) => {
+      while (puts.size >= MAX_PUTS) await Promise.race(puts);
+      const put = cache.put(key, bytes).catch(() => {
+        cacheOK = false; // quota exceeded or similar: keep loading without caching
+        progress.count('cacheErrors', 1);
+      });
+      puts.add(put);
+      put.then(() => puts.delete(put));
+    };
     const fetchPiece = async ({ piece }, _i, sig) => {
       let counted = 0;
       const count = (kind) => (n) => {
@@ -400,14 +415,7 @@ export async function runLoad(plan, engine, {
             `alibi: ${piece.label}: got ${bytes.length} bytes, want ${piece.size}${bytes.length < piece.size ? ': truncated file?' : ''}`);
         }
         await checkFits();
-        if (cacheOK && piece.cacheKey) {
-          try {
-            await cache.put(piece.cacheKey, bytes);
-          } catch (e) {
-            cacheOK = false; // quota exceeded or similar: keep loading without caching
-            progress.count('cacheErrors', 1);
-          }
-        }
+        if (cacheOK && piece.cacheKey) await store(piece.cacheKey, bytes);
         return bytes;
       }
     };
@@ -463,7 +471,7 @@ export async function runLoad(plan, engine, {
     progress.report('load', plan.files.length ? plan.files[plan.files.length - 1].name : null, 0, { force: true });
     throwIfAborted(signal);
     const done = await engine.finish(load);
-    await Promise.all([...(plan.puts || []), firstRecord]);
+    await Promise.all([...(plan.puts || []), firstRecord, ...puts]);
     if (record) await cache.putRecord(plan.key, { ...record, complete: cacheOK, date: new Date().toISOString() }).catch(() => {});
     progress.report('ready', null, 0);
     return { ...done, estimate: begin.estimate, limit: begin.limit, cached: cacheOK };

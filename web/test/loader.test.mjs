@@ -495,3 +495,75 @@ test('autoPieceSize: 8 MiB pieces for large files, about eight of at least 1 MiB
   const s = autoPieceSize(20 << 20);
   assert.ok(s >= 1 << 20 && s <= DEFAULT_PIECE_SIZE && s % 65536 === 0 && Math.ceil((20 << 20) / s) === 8, String(s));
 });
+
+// fakeCache: Cache Storage as runLoad uses it. put copies the bytes as it
+// starts (like `new Response(bytes)`) and finishes later, so a load goes
+// on while pieces are being written.
+function fakeCache({ failPuts = false, delay = 3 } = {}) {
+  const c = { entries: new Map(), records: [], pending: 0, maxPending: 0, fail: failPuts };
+  c.put = async (key, bytes) => {
+    const copy = bytes.slice();
+    c.pending++;
+    c.maxPending = Math.max(c.maxPending, c.pending);
+    try {
+      await new Promise((r) => setTimeout(r, delay));
+      if (c.fail) throw new Error('QuotaExceededError');
+      c.entries.set(key, copy);
+    } finally {
+      c.pending--;
+    }
+  };
+  c.readInto = async (key, size, into) => {
+    const e = c.entries.get(key);
+    if (!e) return null;
+    into.set(e.subarray(0, Math.min(size, e.length)));
+    return into.subarray(0, e.length);
+  };
+  c.delete = async (key) => c.entries.delete(key);
+  c.putRecord = async (_url, record) => { c.records.push({ ...record, pendingAtWrite: c.pending }); };
+  return c;
+}
+
+function cacheablePlan(file, chunkSize) {
+  const { plan, opens } = fakePlan(file, chunkSize);
+  plan.fx = { cacheable: true };
+  for (const p of plan.files[0].pieces) p.cacheKey = `key:${p.label}`;
+  return { plan, opens };
+}
+
+test('runLoad: pieces are cached while the load goes on; a second load reads them all from the cache', async () => {
+  const file = stFile([['a', 20000], ['b', 3000]]);
+  const cache = fakeCache();
+  const first = cacheablePlan(file, 1000);
+  const res = await runLoad(first.plan, fakeEngine(), { progress: createProgress(null), concurrency: 3, cache });
+  assert.equal(res.cached, true);
+  const n = first.plan.files[0].pieces.length;
+  assert.equal(cache.entries.size, n);
+  assert.ok(cache.maxPending > 1 && cache.maxPending <= 4, `puts pending at once: ${cache.maxPending}`);
+  const last = cache.records[cache.records.length - 1];
+  assert.equal(last.complete, true);
+  assert.equal(last.pendingAtWrite, 0, 'the complete record is written after every piece');
+  // The pool reuses buffers: each cached piece must still hold its own bytes.
+  for (const p of first.plan.files[0].pieces) assert.equal(nodeSha(cache.entries.get(p.cacheKey)), p.sha256, p.label);
+
+  const second = cacheablePlan(file, 1000);
+  const eng = fakeEngine();
+  const events = [];
+  const res2 = await runLoad(second.plan, eng, { progress: createProgress((e) => events.push(e), { interval: 0 }), concurrency: 3, cache });
+  assert.equal(res2.cached, true);
+  assert.equal(second.opens.length, 0, 'no piece fetched again');
+  assert.deepEqual(new Uint8Array(Buffer.concat(eng.files.get(1).parts)), file);
+  const end = events[events.length - 1];
+  assert.deepEqual([end.cached, end.network], [file.length, 0]);
+});
+
+test('runLoad: a failing cache write leaves the model loaded and marked not cached', async () => {
+  const file = stFile([['a', 6000]]);
+  const cache = fakeCache({ failPuts: true });
+  const { plan } = cacheablePlan(file, 1000);
+  const eng = fakeEngine();
+  const res = await runLoad(plan, eng, { progress: createProgress(null), cache });
+  assert.equal(res.cached, false);
+  assert.deepEqual(new Uint8Array(Buffer.concat(eng.files.get(1).parts)), file);
+  assert.equal(cache.records[cache.records.length - 1].complete, false);
+});
