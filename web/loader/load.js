@@ -128,8 +128,9 @@ function json(bytes, name) {
 }
 
 // resolvePlan reads the small files of a source and describes its weight
-// files as pieces. It downloads no weight bytes (an HF checkpoint's
-// safetensors header is read with one Range request).
+// files as pieces. It downloads no weight bytes: an HF checkpoint's
+// safetensors headers are read later (plan.resolveFiles, two small Range
+// requests per file), once the engine has accepted the config.
 export async function resolvePlan(source, { cache = null, signal, pieceSize = 0 } = {}) {
   const { fx, key } = await fetcherFor(source);
   const small = new Set();
