@@ -10,13 +10,18 @@ package main
 // internal/webserve's, shared with the edge Worker.
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/c9e48c40/alibi/internal/webserve"
@@ -91,7 +96,29 @@ func newStaticHandler(dir string, log io.Writer) (http.Handler, error) {
 	if log != nil {
 		h.Logf = func(format string, args ...any) { fmt.Fprintf(log, format+"\n", args...) }
 	}
+	// The app's files are gzipped in the background from the start, so the
+	// first page load does not wait for alibi.wasm to be compressed.
+	go h.Precompress(context.Background(), appFiles(dir))
 	return &loggingHandler{h: h, log: log}, nil
+}
+
+// appFiles lists the files under dir (slash-separated, relative), the wasm
+// binaries first: they are the largest and the first a page waits for.
+func appFiles(dir string) []string {
+	var names []string
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return nil
+		}
+		if rel, err := filepath.Rel(dir, p); err == nil {
+			names = append(names, filepath.ToSlash(rel))
+		}
+		return nil
+	})
+	sort.SliceStable(names, func(i, j int) bool {
+		return strings.HasSuffix(names[i], ".wasm") && !strings.HasSuffix(names[j], ".wasm")
+	})
+	return names
 }
 
 type loggingHandler struct {

@@ -99,7 +99,7 @@ export async function alibiBinary({ allowStale = false } = {}) {
   if (process.env.ALIBI_BIN && fs.existsSync(process.env.ALIBI_BIN)) return process.env.ALIBI_BIN;
   return withLock('alibi', async () => {
     const bin = path.join(buildDir, 'alibi');
-    const stamp = treeStamp(['cmd/alibi', 'engine', 'tokenizer', 'wasm/webdir', 'go.mod']);
+    const stamp = treeStamp(['cmd/alibi', 'engine', 'tokenizer', 'wasm/webdir', 'internal', 'go.mod']);
     const sf = bin + '.stamp';
     if (fs.existsSync(bin) && fs.existsSync(sf) && fs.readFileSync(sf, 'utf8') === stamp) return bin;
     try {
@@ -137,7 +137,7 @@ function copyDir(src, dst) {
 export async function site() {
   return withLock('site', async () => {
     const dir = path.join(buildDir, 'site');
-    const stamp = treeStamp(['web', 'wasm', 'engine', 'tokenizer', 'cmd/build-wasm', 'e2e/lib', 'go.mod', 'models'], 'v3');
+    const stamp = treeStamp(['web', 'wasm', 'engine', 'tokenizer', 'cmd/build-wasm', 'internal', 'tools/package', 'e2e/lib', 'go.mod', 'models'], 'v3');
     const sf = path.join(buildDir, 'site.stamp');
     if (fs.existsSync(sf) && fs.readFileSync(sf, 'utf8') === stamp && fs.existsSync(path.join(dir, 'alibi.wasm'))) return dir;
     fs.rmSync(dir, { recursive: true, force: true });

@@ -3,9 +3,11 @@ package webserve
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"io"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"testing/fstest"
 )
@@ -64,5 +66,74 @@ func TestGzip(t *testing.T) {
 	h.Gzip = false
 	if r := get("/app.js", map[string]string{"Accept-Encoding": "gzip"}); r.Header().Get("Content-Encoding") != "" {
 		t.Error("gzip when off")
+	}
+}
+
+// countingSource counts the Opens of a Source.
+type countingSource struct {
+	Source
+	mu    sync.Mutex
+	opens map[string]int
+}
+
+func (c *countingSource) Open(ctx context.Context, name string, off, n int64) (io.ReadCloser, error) {
+	c.mu.Lock()
+	c.opens[name]++
+	c.mu.Unlock()
+	return c.Source.Open(ctx, name, off, n)
+}
+
+func TestPrecompress(t *testing.T) {
+	wasm := bytes.Repeat([]byte("\x00asm wasm bytes "), 4096)
+	js := []byte(strings.Repeat("export const y = 2;\n", 100))
+	fsys := fstest.MapFS{"alibi.wasm": {Data: wasm}, "app.js": {Data: js}, "models/m/tokenizer.json": {Data: bytes.Repeat([]byte(`{"a":1}`), 1000)}}
+	src := &countingSource{Source: NewFSSource(fsys), opens: map[string]int{}}
+	h := New(src)
+	h.Gzip = true
+	h.Precompress(context.Background(), []string{"alibi.wasm", "app.js", "models/m/tokenizer.json", "missing.js"})
+	if src.opens["alibi.wasm"] != 1 || src.opens["app.js"] != 1 || src.opens["models/m/tokenizer.json"] != 0 {
+		t.Fatalf("precompress opened %v, want the wasm and the js once, no model file", src.opens)
+	}
+	// A request finds the body compressed: no further read of the file.
+	r := do(t, h, "GET", "/alibi.wasm", map[string]string{"Accept-Encoding": "gzip"})
+	zr, err := gzip.NewReader(r.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, _ := io.ReadAll(zr)
+	if r.Code != 200 || !bytes.Equal(plain, wasm) || src.opens["alibi.wasm"] != 1 {
+		t.Fatalf("after precompress: %d, %d bytes, %d opens", r.Code, len(plain), src.opens["alibi.wasm"])
+	}
+	// Without Gzip it does nothing.
+	h2 := New(&countingSource{Source: NewFSSource(fsys), opens: map[string]int{}})
+	h2.Precompress(context.Background(), []string{"alibi.wasm"})
+	if n := h2.Source.(*countingSource).opens["alibi.wasm"]; n != 0 {
+		t.Errorf("precompress without Gzip opened the file %d times", n)
+	}
+}
+
+// TestGzipOnce: concurrent first requests for a file compress it once.
+func TestGzipOnce(t *testing.T) {
+	wasm := bytes.Repeat([]byte("0123456789abcdef"), 1<<14)
+	src := &countingSource{Source: NewFSSource(fstest.MapFS{"alibi.wasm": {Data: wasm}}), opens: map[string]int{}}
+	h := New(src)
+	h.Gzip = true
+	var wg sync.WaitGroup
+	codes := make([]int, 8)
+	for i := range codes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			codes[i] = do(t, h, "GET", "/alibi.wasm", map[string]string{"Accept-Encoding": "gzip"}).Code
+		}()
+	}
+	wg.Wait()
+	for i, c := range codes {
+		if c != 200 {
+			t.Fatalf("request %d: %d", i, c)
+		}
+	}
+	if n := src.opens["alibi.wasm"]; n != 1 {
+		t.Errorf("the file was read %d times for 8 concurrent requests, want 1", n)
 	}
 }
