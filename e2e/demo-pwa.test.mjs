@@ -32,15 +32,15 @@ describe('demo PWA', { concurrency: false }, () => {
     browser = await launch();
   });
   // visit opens the demo in a fresh context and waits until the model is
-  // ready and the service worker controls the page.
-  async function visit(t) {
+  // ready and (unless waitControl is false) the service worker controls the page.
+  async function visit(t, { waitControl = true } = {}) {
     const context = await browser.newContext();
     t.after(() => context.close());
     const page = await context.newPage();
     const errors = watchConsole(page);
     await page.goto(server.url);
     await waitReady(page);
-    await controlled(page);
+    if (waitControl) await controlled(page);
     return { context, page, errors };
   }
 
@@ -147,12 +147,7 @@ describe('demo PWA', { concurrency: false }, () => {
 
   test('cache manager lists the bundled model and deletes it', async (t) => {
     if (skip) return t.skip(skip);
-    const context = await browser.newContext();
-    t.after(() => context.close());
-    const page = await context.newPage();
-    const errors = watchConsole(page);
-    await page.goto(server.url);
-    await waitReady(page);
+    const { page, errors } = await visit(t, { waitControl: false });
     const row = page.locator('[data-testid="cache-list"] li[data-url*="models/brown-bloom"]');
     await row.waitFor();
     assert.match(await row.locator('.size').textContent(), /\d (KB|MB|GB)/);

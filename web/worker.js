@@ -84,7 +84,7 @@ async function simdHost(goModule, { kernels = true } = {}) {
     if (kernels) {
       try {
         mod = await host.compileKernels(readAsset(new URL('./kernels.wasm', import.meta.url)));
-        if (mod && host.warmUp) host.warmUp(mod);
+        if (mod) host.warmUp(mod);
       } catch {
         mod = null;
       }

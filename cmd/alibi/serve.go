@@ -98,7 +98,7 @@ func newStaticHandler(dir string, log io.Writer) (http.Handler, error) {
 	}
 	// The app's files are gzipped in the background from the start, so the
 	// first page load does not wait for alibi.wasm to be compressed.
-	go h.Precompress(context.Background(), appFiles(dir))
+	go func() { h.Precompress(context.Background(), appFiles(dir)) }() // the listing too: a large tree must not delay start-up
 	return &loggingHandler{h: h, log: log}, nil
 }
 

@@ -186,7 +186,7 @@ func LayerNorm(dst, x, w, b []float32, eps float32) {
 	}
 	// Four float64 partial sums per pass and four elements per step: Go's
 	// wasm backend pays for every loop iteration (bounds checks, its branch
-	// dispatcher), so this is about 2x the one-element loops there.
+	// dispatcher), so this is about 3x the one-element loops there.
 	x = x[:n]
 	i := 0
 	var m0, m1, m2, m3 float64
