@@ -204,9 +204,16 @@ const u8 = (ta) => new Uint8Array(ta.buffer, ta.byteOffset, ta.byteLength);
 const idsArg = (ids) => u8(Int32Array.from(ids));
 
 // engineAdapter wraps the Go namespace in the interface loader/load.js uses.
-function engineAdapter(ns) {
+// beginLoad waits for the engine to boot (runLoad reads cached pieces
+// meanwhile); the other calls come after it.
+function engineAdapter(booting) {
+  let ns = null;
   return {
-    async beginLoad(config, opts) { return JSON.parse(await ns.beginLoad(config, JSON.stringify(opts))); },
+    async beginLoad(config, opts) {
+      ns = (await booting).ns;
+      if (modelID) throw new AlibiError('format', 'alibi: this worker already holds a model');
+      return JSON.parse(await ns.beginLoad(config, JSON.stringify(opts)));
+    },
     setTokenizer: (load, bytes) => ns.setTokenizer(load, bytes),
     setIndex: (load, bytes) => ns.setIndex(load, bytes),
     openFile: (load, name, size, hash) => ns.openFile(load, name, size ?? -1, !!hash),
@@ -251,14 +258,13 @@ const ops = {
     const cache = o.cache === false ? null : await openModelCache();
     const progress = createProgress((ev) => emit('progress', ev), { interval: o.progressInterval ?? 100 });
     const plan = await resolvePlan(msg.source, { cache, signal, pieceSize: o.chunkSize });
-    const rt = await booting;
-    if (modelID) throw new AlibiError('format', 'alibi: this worker already holds a model');
-    const res = await runLoad(plan, engineAdapter(rt.ns), {
+    const res = await runLoad(plan, engineAdapter(booting), {
       quant: o.quant || 'none', contextLength: o.contextLength || 0, memoryLimit: o.memoryLimit || 0,
       concurrency: Math.min(4, Math.max(2, o.concurrency || 3)), cache, progress, signal,
       onEstimate: (est) => emit('estimate', est),
     });
     modelID = res.model;
+    const rt = await booting;
     modelInfo = {
       ...res.info, source: plan.key, sourceKind: plan.kind, fileBytes: plan.totalBytes, estimatedBytes: res.estimate,
       simd: rt.simd, threads: rt.threads, threadsFallback: rt.threadsReason || undefined, crossOriginIsolated: !!globalThis.crossOriginIsolated, cached: res.cached,

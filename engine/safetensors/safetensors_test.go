@@ -62,6 +62,28 @@ func TestDecodeF16Table(t *testing.T) {
 	}
 }
 
+// TestDecodeF32Bits checks the copy path of DecodeFloat32 bit for bit
+// (NaN payloads, signed zeros, subnormals) against little-endian decoding,
+// at lengths around the vector and word sizes.
+func TestDecodeF32Bits(t *testing.T) {
+	pats := []uint32{0, 0x80000000, 1, 0x807fffff, 0x7f800000, 0xff800001, 0x7fc00001, 0x3f800000, 0xdeadbeef}
+	for _, n := range []int{0, 1, 3, 4, 7, 33} {
+		src := make([]byte, 4*n)
+		for i := 0; i < n; i++ {
+			binary.LittleEndian.PutUint32(src[4*i:], pats[i%len(pats)]^uint32(i<<8))
+		}
+		dst := make([]float32, n)
+		if err := DecodeFloat32(dst, src, F32); err != nil {
+			t.Fatal(err)
+		}
+		for i, f := range dst {
+			if got, want := math.Float32bits(f), binary.LittleEndian.Uint32(src[4*i:]); got != want {
+				t.Fatalf("n=%d, element %d: %#08x, want %#08x", n, i, got, want)
+			}
+		}
+	}
+}
+
 // TestF32ToF16Rounding checks round-to-nearest-even at halfway points,
 // overflow and underflow.
 func TestF32ToF16Rounding(t *testing.T) {

@@ -96,6 +96,11 @@ export async function openModelCache(name = CACHE_NAME) {
       }
       return out;
     },
+    // record returns the model's record, or null.
+    async record(sourceURL) {
+      const res = await cache.match(recordKey(sourceURL));
+      return res ? res.json() : null;
+    },
     async deleteRecord(sourceURL) {
       return cache.delete(recordKey(sourceURL));
     },

@@ -314,18 +314,30 @@ export class BufferPool {
 // runLoad streams a plan into the engine. Options: quant, contextLength,
 // memoryLimit, concurrency (2-4), cache (openModelCache() or null),
 // progress (createProgress()), signal, onEstimate.
+//
+// The engine may still be booting when runLoad starts (its methods wait):
+// pieces found in the cache are read meanwhile, and when the cache holds
+// the whole model (so this config was accepted before) the safetensors
+// headers are read too. Nothing goes to the network for a weight file
+// before the engine accepted the config and its memory estimate.
 export async function runLoad(plan, engine, {
   quant = 'none', contextLength = 0, memoryLimit = 0, concurrency = 3, cache = null, progress, signal, onEstimate, onHeld,
 } = {}) {
   throwIfAborted(signal);
   const configText = new TextDecoder().decode(plan.config);
-  const begin = await engine.beginLoad(configText, { quant, contextLength, memoryLimit });
-  const load = begin.load;
-  if (onEstimate) onEstimate(begin);
+  let begin = null;
+  const accepted = Promise.resolve().then(() => engine.beginLoad(configText, { quant, contextLength, memoryLimit })).then((b) => {
+    begin = b;
+    if (onEstimate) onEstimate(b);
+    return b;
+  });
+  accepted.catch(() => {}); // awaited below
   const useCache = cache && plan.fx.cacheable;
   let cacheOK = !!useCache;
   try {
     if (!plan.files) {
+      const known = useCache && cache.record ? await cache.record(plan.key).then((r) => !!(r && r.complete), () => false) : false;
+      if (!known) await accepted;
       plan.files = await plan.resolveFiles();
       plan.totalBytes = plan.files.reduce((s, f) => s + f.size, 0);
     }
@@ -341,22 +353,16 @@ export async function runLoad(plan, engine, {
       }
     };
     progress.report('download', plan.files[0] && plan.files[0].name, 0, { force: true });
-    const record = useCache ? {
-      url: plan.key, name: plan.name, architecture: begin.architecture, bytes: plan.totalBytes, complete: false,
-      date: new Date().toISOString(), small: [...plan.small],
-      entries: plan.files.flatMap((f) => f.pieces.filter((p) => p.cacheKey).map((p) => ({ key: p.cacheKey, size: p.size }))),
-    } : null;
-    // The record of an incomplete model (so an interrupted load is listed
-    // and resumes) is written while the pieces load; the final one after it.
-    const firstRecord = record ? cache.putRecord(plan.key, record).catch(() => {}) : null;
 
     const items = [];
     plan.files.forEach((f, fi) => f.pieces.forEach((p, pi) => items.push({ file: f, fi, piece: p, first: pi === 0, last: pi === f.pieces.length - 1 })));
 
-    // Settles with the engine's set-up (tokenizer, index), started below.
+    // Settles with the engine's set-up (tokenizer, index), started below
+    // once it accepted the config.
     let startEngine;
     const engineReady = new Promise((resolve) => { startEngine = resolve; });
     engineReady.catch(() => {});
+    accepted.catch((e) => startEngine(Promise.reject(e)));
     const pool = new BufferPool(concurrency);
     // Verified pieces go to the cache alongside the load: a put copies the
     // bytes as it starts (a Response made from them), so the buffer goes on
@@ -396,6 +402,7 @@ export async function runLoad(plan, engine, {
         }
         pool.give(bytes && bytes.buffer.byteLength > 0 ? bytes : buf); // buf is detached when the helper read it
       }
+      await accepted; // no weight bytes from the network before the engine said yes
       for (let attempt = 0; ; attempt++) {
         throwIfAborted(sig);
         const buf = pool.take(piece.size);
@@ -434,7 +441,7 @@ export async function runLoad(plan, engine, {
       if (first) {
         // The engine hashes the whole file only when no chunk hash covers its bytes.
         const hash = !!file.sha256 && file.pieces.some((p) => !p.sha256);
-        fid = await engine.openFile(load, file.name, file.size, hash);
+        fid = await engine.openFile(begin.load, file.name, file.size, hash);
       }
       const t = now();
       await engine.write(fid, bytes);
@@ -452,6 +459,16 @@ export async function runLoad(plan, engine, {
     // this thread busy for a while; pieces reach the engine after that.
     const pipeline = runPipeline(items, { concurrency, fetch: fetchPiece, consume, signal, onHeld });
     pipeline.catch(() => {}); // awaited below
+    await accepted;
+    const load = begin.load;
+    const record = useCache ? {
+      url: plan.key, name: plan.name, architecture: begin.architecture, bytes: plan.totalBytes, complete: false,
+      date: new Date().toISOString(), small: [...plan.small],
+      entries: plan.files.flatMap((f) => f.pieces.filter((p) => p.cacheKey).map((p) => ({ key: p.cacheKey, size: p.size }))),
+    } : null;
+    // The record of an incomplete model (so an interrupted load is listed
+    // and resumes) is written while the pieces load; the final one after it.
+    const firstRecord = record ? cache.putRecord(plan.key, record).catch(() => {}) : null;
     if (items.length) await yieldTask(); // the first requests go out
     const setup = (async () => {
       await engine.setTokenizer(load, plan.tokenizer);
@@ -477,7 +494,9 @@ export async function runLoad(plan, engine, {
     progress.report('ready', null, 0);
     return { ...done, estimate: begin.estimate, limit: begin.limit, cached: cacheOK };
   } catch (e) {
-    await Promise.resolve(engine.abortLoad(load)).catch(() => {});
+    // The engine's load (if it began) is dropped with what it holds.
+    const b = begin || (await accepted.catch(() => null));
+    if (b) await Promise.resolve(engine.abortLoad(b.load)).catch(() => {});
     progress.close();
     if (signal && signal.aborted) throw abortError(signal);
     throw toAlibiError(e);

@@ -567,3 +567,72 @@ test('runLoad: a failing cache write leaves the model loaded and marked not cach
   assert.deepEqual(new Uint8Array(Buffer.concat(eng.files.get(1).parts)), file);
   assert.equal(cache.records[cache.records.length - 1].complete, false);
 });
+
+// gatedEngine: fakeEngine whose beginLoad answers only when open() is called
+// (an engine still booting), or rejects with `refuse`.
+function gatedEngine(refuse = null) {
+  const eng = fakeEngine();
+  let open;
+  const gate = new Promise((r) => { open = r; });
+  const begin = eng.beginLoad;
+  eng.beginLoad = async (...a) => {
+    await gate;
+    if (refuse) throw refuse;
+    return begin(...a);
+  };
+  eng.open = open;
+  return eng;
+}
+
+test('runLoad: cached pieces are read while the engine boots; nothing is fetched before it accepts the config', async () => {
+  const file = stFile([['a', 20000]]);
+  const cache = fakeCache();
+  const first = cacheablePlan(file, 1000);
+  await runLoad(first.plan, fakeEngine(), { progress: createProgress(null), concurrency: 3, cache });
+
+  // Cached: up to `concurrency` pieces are read before beginLoad answers.
+  const reads = [];
+  const readInto = cache.readInto;
+  cache.readInto = async (key, ...a) => { reads.push(key); return readInto(key, ...a); };
+  const second = cacheablePlan(file, 1000);
+  const eng = gatedEngine();
+  const done = runLoad(second.plan, eng, { progress: createProgress(null), concurrency: 3, cache });
+  await sleep(20);
+  assert.equal(reads.length, 3, 'pieces read from the cache before the engine answered');
+  assert.equal(eng.files.size, 0, 'nothing reached the engine');
+  eng.open();
+  await done;
+  assert.equal(second.opens.length, 0);
+  assert.deepEqual(new Uint8Array(Buffer.concat(eng.files.get(1).parts)), file);
+
+  // Not cached: no request until the engine answered; a refusal requests nothing.
+  const fresh = cacheablePlan(file, 1000);
+  const eng2 = gatedEngine(new AlibiError('memory', 'alibi: too large'));
+  const refused = runLoad(fresh.plan, eng2, { progress: createProgress(null), cache: fakeCache() });
+  await sleep(20);
+  assert.equal(fresh.opens.length, 0);
+  eng2.open();
+  await assert.rejects(refused, (e) => e.type === 'memory');
+  assert.equal(fresh.opens.length, 0, 'a refused model costs no weight request');
+  assert.ok(!eng2.calls.some((c) => c[0] === 'abortLoad'), 'no load began, none is aborted');
+});
+
+test('runLoad: an HF plan reads its safetensors headers before beginLoad answers only when the cache holds the model complete', async () => {
+  for (const complete of [false, true]) {
+    const file = stFile([['a', 4000]]);
+    const { plan } = cacheablePlan(file, 1000);
+    const files = plan.files;
+    let resolved = 0;
+    plan.files = null;
+    plan.resolveFiles = async () => { resolved++; return files; };
+    const cache = fakeCache();
+    cache.record = async () => ({ complete });
+    const eng = gatedEngine();
+    const done = runLoad(plan, eng, { progress: createProgress(null), cache });
+    await sleep(20);
+    assert.equal(resolved, complete ? 1 : 0, `complete=${complete}`);
+    eng.open();
+    await done;
+    assert.equal(resolved, 1);
+  }
+});
