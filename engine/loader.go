@@ -508,10 +508,15 @@ func (s *sink) write(p []byte, conv []float32) error {
 				// The whole F16 row is in p: quantize its 32-blocks in one
 				// pass (the same bytes as decoding into rowBuf and
 				// quantizeRow). Per-row scales keep the two-step path.
-				t, nb := s.dst, k/kernels.Q8Block
-				kernels.QuantizeQ8F16(t.q[dr*k:(dr+1)*k], t.s[dr*nb:(dr+1)*nb], p[:2*k], k)
-				s.n += k
-				p = p[2*k:]
+				// Rows stored in order take every whole row of p in one
+				// call (one kernel call per piece rather than per row).
+				t, nb, n := s.dst, k/kernels.Q8Block, 1
+				if s.destRow == nil {
+					n = min(len(p)/(2*k), s.rows-r)
+				}
+				kernels.QuantizeQ8F16(t.q[dr*k:(dr+n)*k], t.s[dr*nb:(dr+n)*nb], p[:2*k*n], k)
+				s.n += k * n
+				p = p[2*k*n:]
 				continue
 			}
 			var dst []float32
