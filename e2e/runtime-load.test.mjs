@@ -194,8 +194,19 @@ test('second load of a model fetches no weight bytes (web and HF sources)', asyn
     server.clear();
     const p2 = await openPage(ctx, server.url + 'e2e.html');
     const r2 = await inPage(p2, { src, ids: [1, 2], maxTokens: 2 });
+    // The weight chunks are files of the private file system; Cache Storage
+    // holds only the small files and the record.
+    const stored = await p2.evaluate(async () => {
+      const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle('alibi-models-v1');
+      const files = [];
+      for await (const name of dir.keys()) files.push(name);
+      const keys = (await (await caches.open('alibi-models-v1')).keys()).map((k) => k.url);
+      return { files, chunkEntries: keys.filter((u) => /alibi-(sha256|range)=/.test(u)).length };
+    });
     await ctx.close();
     assert.ok(r2.ok, r2.message);
+    assert.ok(stored.files.length > 0 && stored.files.every((n) => /^[0-9a-f]{64}$/.test(n)), `chunk files: ${stored.files}`);
+    assert.equal(stored.chunkEntries, 0, 'no chunk in Cache Storage');
     const weightBytes = server.requests()
       .filter((q) => /\.safetensors(\.\d+)?$/.test(q.path))
       .reduce((s, q) => s + Math.max(0, q.bytes - (q.range === 'bytes=0-7' ? 8 : 0)), 0);
@@ -384,6 +395,46 @@ test('the runtime hosted on another origin (CDN-style) finds its worker and wasm
   } finally {
     await cdn.stop();
   }
+});
+
+test('chunks an older version kept in Cache Storage still load with no weight request', async (t) => {
+  if (!need(t, !missing, missing)) return;
+  const f = FIXTURES[0];
+  const src = `/hf/${f}/`;
+  const ctx = await browser.newContext();
+  const p1 = await openPage(ctx, server.url + 'e2e.html');
+  const r1 = await inPage(p1, { src, ids: [1, 2], maxTokens: 2 });
+  assert.ok(r1.ok, r1.message);
+  // Move every chunk file into Cache Storage under its key, as before the
+  // private file system held them.
+  const moved = await p1.evaluate(async () => {
+    const cache = await caches.open('alibi-models-v1');
+    const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle('alibi-models-v1');
+    let n = 0;
+    for (const req of await cache.keys()) {
+      if (!new URL(req.url).searchParams.has('alibi-model')) continue;
+      const rec = await (await cache.match(req)).json();
+      for (const e of rec.entries) {
+        const hex = [...new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(e.key)))].map((b) => b.toString(16).padStart(2, '0')).join('');
+        const bytes = await (await (await dir.getFileHandle(hex)).getFile()).arrayBuffer();
+        await cache.put(e.key, new Response(bytes));
+        await dir.removeEntry(hex);
+        n++;
+      }
+    }
+    return n;
+  });
+  await p1.close();
+  assert.ok(moved > 0);
+  server.clear();
+  const p2 = await openPage(ctx, server.url + 'e2e.html');
+  const r2 = await inPage(p2, { src, ids: [1, 2], maxTokens: 2 });
+  await ctx.close();
+  assert.ok(r2.ok, r2.message);
+  const last = r2.events[r2.events.length - 1];
+  assert.equal(last.network, 0, 'no weight bytes downloaded');
+  assert.equal(last.cached, last.total);
+  assert.deepEqual(r2.gen, r1.gen);
 });
 
 test('offline: a cached model loads again with the network off (web and HF sources)', async (t) => {

@@ -26,7 +26,7 @@ export interface ProgressEvent {
   total: number;
   /** Bytes that came over the network. */
   network: number;
-  /** Bytes read from Cache Storage (verified again). */
+  /** Bytes read from the model cache (verified again). */
   cached: number;
   /** Bytes written into the engine. */
   written: number;
@@ -49,7 +49,7 @@ export interface LoadOptions {
   signal?: AbortSignal;
   /** Weights in memory: 'none' (f32, default) or 'int8' (quantized while loading). */
   quant?: 'none' | 'int8';
-  /** Keep verified chunks in Cache Storage and read them from there (default true; browsers only). */
+  /** Keep verified chunks in the model cache (the origin private file system, or Cache Storage where the workers cannot write files) and read them from there (default true; browsers only). */
   cache?: boolean;
   /** Where worker.js, alibi.wasm, kernels.wasm and wasm_exec.js are hosted (default: next to alibi.js). */
   baseURL?: string | URL;
@@ -102,7 +102,7 @@ export interface ModelInfo {
   /** Why fewer threads than asked for are used (absent when none were refused). */
   threadsFallback?: string;
   crossOriginIsolated: boolean;
-  /** Whether every chunk is in Cache Storage. */
+  /** Whether every chunk is in the model cache. */
   cached: boolean;
   runtime: 'browser' | 'node';
   /** Sampling defaults from the model's generation_config.json, used for options generate() is not given. */

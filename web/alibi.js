@@ -383,7 +383,7 @@ class Model {
   }
 }
 
-/** Models in Cache Storage: [{ url, name, bytes, cachedBytes, complete, date }]. */
+/** Models in the model cache: [{ url, name, bytes, cachedBytes, complete, date }]. */
 export async function listCachedModels() {
   return listCached();
 }

@@ -353,7 +353,11 @@ async function loadOurs(m, quant, threads) {
   const src = `/hf/${m.name}/`;
   const opts = { quant, contextLength: CTX, cache: true, threads };
   const load = async (first) => page.evaluate(async ({ src, opts, first }) => {
-    if (first) for (const k of await caches.keys()) await caches.delete(k);
+    if (first) {
+      // Our cache: records and small files in Cache Storage, weight chunks in the private file system.
+      for (const k of await caches.keys()) await caches.delete(k);
+      await (await navigator.storage.getDirectory()).removeEntry('alibi-models-v1', { recursive: true }).catch(() => {});
+    }
     const t0 = performance.now();
     const model = await window.alibi.loadModel(src, opts);
     const ms = performance.now() - t0;
@@ -541,7 +545,10 @@ try {
   await server.stop();
   fs.rmSync(profile, { recursive: true, force: true });
 }
-const bw = median([results.bandwidth.before.median, results.bandwidth.after.median]);
+// The bound uses the faster of the two probes (each a median of 7): the
+// machine's memory is at least that fast, so no decode looks closer to its
+// limit than it is because the memory was busy during one probe.
+const bw = Math.max(results.bandwidth.before.median, results.bandwidth.after.median);
 results.bandwidth.gbps = bw;
 for (const r of results.models) {
   for (const who of ['ours', 'wllama']) {

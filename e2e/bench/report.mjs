@@ -77,7 +77,7 @@ export function render(results) {
       'single-thread build cannot use a heap over 2 GiB (the 560m F32 model fails to load with "RangeError: Start offset ' +
       '-2048503664 is outside the bounds of the buffer"); the fix changes nothing below 2 GiB' : '') +
     `. Memory: growth of the renderer processes' resident set (page + ` +
-    'workers) while each runtime loads and runs. The bandwidth bound is the streaming-read rate of a SIMD sum over 256 MiB in wasm ' +
+    'workers) while each runtime loads and runs. The bandwidth bound is the streaming-read rate of a SIMD sum over 256 MiB in wasm (the faster of two probes, before and after the runs) ' +
     'divided by the weight bytes read per token (over 100% when the weights fit in the CPU caches). Ratios > 1x favour ours.', '');
   for (const r of results.models) if (r.note && r.pair === results.models[0].pair) md.push(`- ${r.model}: ${r.note}`);
   md.push('');

@@ -1,4 +1,4 @@
-// Cache manager: the models the runtime keeps in Cache Storage, with sizes,
+// Cache manager: the models the runtime keeps (its model cache), with sizes,
 // delete buttons, storage used/quota and a request for persistent storage.
 // Uses the runtime's listCachedModels / deleteCachedModel / storageEstimate.
 import { formatBytes } from './format.js';

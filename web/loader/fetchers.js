@@ -61,21 +61,76 @@ function rangeCheck(u, status, header, start, end) {
 // the engine's conversion of the same bytes (Chromium allocates and faults
 // in memory for every network chunk), so on its own thread the download
 // keeps going while the engine converts the previous piece.
-// It also reads cached pieces out of Cache Storage the same way, so a load
-// from the cache overlaps reading piece i+1 with the engine converting
-// piece i.
+// It also reads cached pieces (private file system chunks, or Cache Storage
+// entries) the same way, so a load from the cache overlaps reading piece
+// i+1 with the engine converting piece i. A second instance (storeHelper)
+// writes the chunk files.
 // Messages in: { id, url, start, end, reload, buf } (buf transferred),
-// { id, cache, key, start: 0, end: size, buf } (a Cache Storage entry),
-// { abort: id }. Out: { ready }, { id, progress: n },
+// { id, cache, key, start: 0, end: size, buf } (a Cache Storage entry, or
+// with opfs: the file opfs of the private file system's directory cache),
+// { id, op: 'put', cache, opfs, buf } (store a chunk file),
+// { abort: id }. Out: { ready, opfs }, { id, progress: n },
 // { id, buf, n, longer, total, etag, miss } (buf transferred), { id, error: { type, message } }.
 // It is serialized with Function.prototype.toString, so it uses nothing
 // but its argument and the worker's globals.
 function helperMain(check) {
   const ctl = new Map();
   const post = (m, t) => self.postMessage(m, t || []);
+  // The private file system, where this worker can read and write files
+  // with synchronous access handles (and rename them).
+  const opfs = !!(self.navigator && navigator.storage && navigator.storage.getDirectory && self.FileSystemFileHandle &&
+    'createSyncAccessHandle' in FileSystemFileHandle.prototype && 'move' in FileSystemFileHandle.prototype);
+  const dirs = new Map();
+  const chunkDir = (name) => {
+    if (!dirs.has(name)) dirs.set(name, navigator.storage.getDirectory().then((r) => r.getDirectoryHandle(name, { create: true })));
+    return dirs.get(name);
+  };
+  // putChunk writes m.buf to the file m.opfs of directory m.cache: to a
+  // ".part" file first, flushed, then renamed, so a chunk file is always
+  // whole; a failed write leaves no file.
+  async function putChunk(m) {
+    const dir = await chunkDir(m.cache);
+    const part = m.opfs + '.part';
+    let h = null;
+    try {
+      const fh = await dir.getFileHandle(part, { create: true });
+      h = await fh.createSyncAccessHandle();
+      h.truncate(0);
+      const n = h.write(new Uint8Array(m.buf), { at: 0 });
+      if (n !== m.buf.byteLength) throw new Error(`wrote ${n} of ${m.buf.byteLength} bytes`);
+      h.flush();
+      h.close();
+      h = null;
+      await fh.move(m.opfs);
+      return {};
+    } catch (err) {
+      if (h) h.close();
+      await dir.removeEntry(part).catch(() => {});
+      const quota = err && err.name === 'QuotaExceededError';
+      return { error: { type: quota ? 'memory' : 'download', message: `alibi: storing ${m.opfs}: ${err && err.message ? err.message : String(err)}` } };
+    }
+  }
   async function read(m, signal) {
     let res;
     let c;
+    if (m.opfs) {
+      // A cached piece in the private file system: file m.opfs of
+      // directory m.cache, read with a synchronous access handle.
+      let h;
+      try {
+        h = await (await (await chunkDir(m.cache)).getFileHandle(m.opfs)).createSyncAccessHandle();
+      } catch {
+        return { buf: m.buf, n: 0, miss: true }; // absent, or being written
+      }
+      try {
+        const limit = m.end - m.start;
+        const size = h.getSize();
+        const n = h.read(new Uint8Array(m.buf, 0, Math.min(size, limit)), { at: 0 });
+        return { buf: m.buf, n, longer: size > limit };
+      } finally {
+        h.close();
+      }
+    }
     if (m.cache) {
       // A cached piece: Cache Storage entry m.key of cache m.cache.
       res = await (await caches.open(m.cache)).match(m.key);
@@ -149,6 +204,10 @@ function helperMain(check) {
       if (c) c.abort();
       return;
     }
+    if (m.op === 'put') {
+      post({ id: m.id, ...(await putChunk(m)) });
+      return;
+    }
     const c = new AbortController();
     ctl.set(m.id, c);
     try {
@@ -161,18 +220,31 @@ function helperMain(check) {
       ctl.delete(m.id);
     }
   };
-  post({ ready: true });
+  post({ ready: true, opfs });
 }
 
 let helperState = null; // Promise of the helper client, or of null when it cannot run
+let storeState = null; // the same for the store helper
 
 // fetchHelper starts the shared fetch helper (once per runtime worker) and
 // resolves to its client, or to null where no worker can be started (Node,
 // a Content-Security-Policy without blob: workers): callers then read
 // responses on their own thread.
 export function fetchHelper() {
-  if (helperState) return helperState;
-  helperState = new Promise((resolve) => {
+  if (!helperState) helperState = startHelper('alibi-fetch');
+  return helperState;
+}
+
+// storeHelper starts a second instance of the helper that writes cached
+// chunks (client.putChunk), so the synchronous writes never hold up the
+// fetch helper's downloads.
+export function storeHelper() {
+  if (!storeState) storeState = startHelper('alibi-store');
+  return storeState;
+}
+
+function startHelper(name) {
+  return new Promise((resolve) => {
     let w;
     let revoke = () => {};
     try {
@@ -185,7 +257,7 @@ export function fetchHelper() {
       }
       const src = `"use strict";(${helperMain.toString()})(${rangeCheck.toString()});`;
       const url = URL.createObjectURL(new Blob([src], { type: 'text/javascript' }));
-      w = new Worker(url, { name: 'alibi-fetch' });
+      w = new Worker(url, { name });
       // The URL is revoked once the helper runs (or failed): revoking it now
       // could stop the worker's script from loading.
       revoke = () => URL.revokeObjectURL(url);
@@ -211,6 +283,7 @@ export function fetchHelper() {
       if (m.ready) {
         ready = true;
         revoke();
+        client.opfs = !!m.opfs;
         resolve(client);
         return;
       }
@@ -225,6 +298,18 @@ export function fetchHelper() {
       else p.resolve(m);
     });
     const client = {
+      opfs: false, // whether the helper reads and writes private file system chunks
+      // putChunk stores bytes as the file `file` of the private file system
+      // directory cacheName. The bytes' buffer goes to the helper (the
+      // caller gives it up) when they fill it, else a copy does.
+      putChunk(cacheName, file, bytes) {
+        const id = ++next;
+        const buf = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes.buffer : bytes.slice().buffer;
+        return new Promise((resolve2, reject) => {
+          pending.set(id, { onBytes() {}, resolve: () => resolve2(), reject });
+          w.postMessage({ id, op: 'put', cache: cacheName, opfs: file, buf }, [buf]);
+        });
+      },
       // read fetches bytes [start, end) of url into the ArrayBuffer of
       // `into` (transferred away and back): { bytes, total, etag, counted }.
       read(url, opts) {
@@ -232,11 +317,14 @@ export function fetchHelper() {
       },
       // readCached reads the Cache Storage entry `key` of cache `cacheName`
       // (size bytes expected) into the ArrayBuffer of `into`: { bytes } as
-      // read (shorter or one byte longer when the entry's size differs), or
-      // null when there is no such entry.
-      async readCached(cacheName, key, size, { into, signal }) {
-        const r = await request({ cache: cacheName, key, start: 0, end: size }, { into, signal });
-        return r.miss ? null : r;
+      // read (shorter or one byte longer when the entry's size differs), and
+      // miss: true when there is no such entry.
+      // With opfs (a file name), the entry is that file of the private file
+      // system's directory cacheName.
+      // On a miss, bytes is empty and its buffer is into's, back from the
+      // helper.
+      async readCached(cacheName, key, size, { into, signal, opfs }) {
+        return request({ cache: cacheName, key, opfs, start: 0, end: size }, { into, signal });
       },
     };
     function request(msg, { into, signal, onBytes = () => {} }) {
@@ -270,7 +358,6 @@ export function fetchHelper() {
       });
     }
   });
-  return helperState;
 }
 
 // etags maps the bytes an http fetcher's get returned to the response's
