@@ -365,9 +365,9 @@ export async function runLoad(plan, engine, {
     accepted.catch((e) => startEngine(Promise.reject(e)));
     const pool = new BufferPool(concurrency);
     // Verified pieces go to the cache alongside the load: a put copies the
-    // bytes as it starts (a Response made from them), so the buffer goes on
-    // to the engine while the browser writes the copy. At most MAX_PUTS
-    // copies wait to be written.
+    // bytes as it starts (for the store helper, or a Response made from
+    // them), so the buffer goes on to the engine while the copy is written.
+    // At most MAX_PUTS copies wait to be written.
     const puts = new Set();
     const store = async (key, bytes) => {
       while (puts.size >= MAX_PUTS) await Promise.race(puts);
