@@ -40,8 +40,11 @@ func acceptsGzip(ae string) bool {
 
 const gzipCacheMax = 64 << 20
 
-// gzipCache holds compressed bodies by ETag; when full it is emptied. A body
-// being compressed is compressed once: other requests for it wait.
+// gzipCache holds compressed bodies by file name and ETag (gzKey); when full
+// it is emptied. A body being compressed is compressed once: other requests
+// for it wait. The name is part of the key because an ETag only tells
+// versions of one file apart: with FSSource.FastETag (size and modification
+// time) two files of the same size written in the same clock tick share one.
 type gzipCache struct {
 	mu       sync.Mutex
 	m        map[string][]byte
@@ -55,16 +58,25 @@ type gzipCall struct {
 	err  error
 }
 
-func (c *gzipCache) get(etag string, size int64, open func(off, n int64) (io.ReadCloser, error)) ([]byte, error) {
+// gzKey is the cache key of a file's compressed body ("" when the file has
+// no ETag: it is then compressed every time).
+func gzKey(name, etag string) string {
 	if etag == "" {
+		return ""
+	}
+	return name + "\x00" + etag
+}
+
+func (c *gzipCache) get(key string, size int64, open func(off, n int64) (io.ReadCloser, error)) ([]byte, error) {
+	if key == "" {
 		return compress(size, open)
 	}
 	c.mu.Lock()
-	if b, ok := c.m[etag]; ok {
+	if b, ok := c.m[key]; ok {
 		c.mu.Unlock()
 		return b, nil
 	}
-	if call, ok := c.inflight[etag]; ok {
+	if call, ok := c.inflight[key]; ok {
 		c.mu.Unlock()
 		<-call.done
 		return call.b, call.err
@@ -73,17 +85,17 @@ func (c *gzipCache) get(etag string, size int64, open func(off, n int64) (io.Rea
 	if c.inflight == nil {
 		c.inflight = map[string]*gzipCall{}
 	}
-	c.inflight[etag] = call
+	c.inflight[key] = call
 	c.mu.Unlock()
 
 	call.b, call.err = compress(size, open)
 	c.mu.Lock()
-	delete(c.inflight, etag)
+	delete(c.inflight, key)
 	if call.err == nil {
 		if c.m == nil || c.n+int64(len(call.b)) > gzipCacheMax {
 			c.m, c.n = map[string][]byte{}, 0
 		}
-		c.m[etag] = call.b
+		c.m[key] = call.b
 		c.n += int64(len(call.b))
 	}
 	c.mu.Unlock()
@@ -145,7 +157,7 @@ func (h *Handler) Precompress(ctx context.Context, names []string) {
 		if full {
 			return
 		}
-		if _, err := h.gz.get(ent.ETag, ent.Size, func(off, n int64) (io.ReadCloser, error) {
+		if _, err := h.gz.get(gzKey(name, ent.ETag), ent.Size, func(off, n int64) (io.ReadCloser, error) {
 			return h.Source.Open(ctx, name, off, n)
 		}); err != nil {
 			h.logf("webserve: precompress %s: %v", name, err)

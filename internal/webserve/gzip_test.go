@@ -6,10 +6,13 @@ import (
 	"context"
 	"io"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"testing/fstest"
+	"time"
 )
 
 func TestAcceptsGzip(t *testing.T) {
@@ -135,5 +138,50 @@ func TestGzipOnce(t *testing.T) {
 	}
 	if n := src.opens["alibi.wasm"]; n != 1 {
 		t.Errorf("the file was read %d times for 8 concurrent requests, want 1", n)
+	}
+}
+
+// TestGzipKeyedByName: two files with the same size and modification time
+// have the same FastETag; each must still get its own compressed body.
+func TestGzipKeyedByName(t *testing.T) {
+	dir := t.TempDir()
+	a := []byte(strings.Repeat(`{"n_layer": 2}`, 100))
+	b := []byte(strings.Repeat(`{"n_layer": 3}`, 100))
+	when := time.Date(2026, 12, 5, 6, 4, 46, 471876646, time.UTC)
+	for name, data := range map[string][]byte{"a/config.json": a, "b/config.json": b} {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, when, when); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src := NewFSSource(os.DirFS(dir))
+	src.FastETag = true
+	h := New(src)
+	h.Gzip = true
+	for _, tc := range []struct {
+		path string
+		want []byte
+	}{{"/a/config.json", a}, {"/b/config.json", b}, {"/a/config.json", a}} {
+		rec := do(t, h, "GET", tc.path, map[string]string{"Accept-Encoding": "gzip"})
+		if rec.Header().Get("Content-Encoding") != "gzip" {
+			t.Fatalf("%s: not gzipped", tc.path)
+		}
+		zr, err := gzip.NewReader(rec.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(zr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, tc.want) {
+			t.Fatalf("%s: served another file's body (%.20q...)", tc.path, got)
+		}
 	}
 }

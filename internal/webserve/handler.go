@@ -112,7 +112,7 @@ func (h *Handler) serveEntry(w http.ResponseWriter, r *http.Request, name string
 	if compressible(name) {
 		hdr.Add("Vary", "Accept-Encoding")
 		if h.Gzip && ent.Size > 512 && r.Header.Get("Range") == "" && acceptsGzip(r.Header.Get("Accept-Encoding")) {
-			body, err := h.gz.get(ent.ETag, ent.Size, open)
+			body, err := h.gz.get(gzKey(name, ent.ETag), ent.Size, open)
 			if err != nil {
 				logf("webserve: gzip %s: %v", name, err)
 				textError(w, http.StatusInternalServerError, "internal error")
