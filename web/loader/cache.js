@@ -78,9 +78,15 @@ export async function openModelCache(name = CACHE_NAME) {
   } catch {
     return null;
   }
-  const dir = await chunkDir(name);
-  // The chunk file of key, or null for keys kept in Cache Storage only.
-  const fileOf = async (key) => (dir && isChunkKey(key) ? chunkFile(key) : null);
+  // Opened while the caller goes on: only chunk operations wait for it.
+  const dirP = chunkDir(name);
+  // The chunk directory and file name of key, or null for keys kept in
+  // Cache Storage only.
+  const fileOf = async (key) => {
+    if (!isChunkKey(key)) return null;
+    const dir = await dirP;
+    return dir ? { dir, file: await chunkFile(key) } : null;
+  };
   let legacy = false;
   return {
     async get(key) {
@@ -102,14 +108,14 @@ export async function openModelCache(name = CACHE_NAME) {
     // older version stored the model), it looks there first.
     async readInto(key, size, into, signal) {
       const helper = await fetchHelper();
-      const file = await fileOf(key);
+      const f = await fileOf(key);
       const fromFile = async () => {
         if (helper && helper.opfs) {
-          const r = await helper.readCached(name, key, size, { into, signal, opfs: file });
+          const r = await helper.readCached(name, key, size, { into, signal, opfs: f.file });
           into = new Uint8Array(r.bytes.buffer, 0, size); // back from the helper
           return r.miss ? null : r.bytes;
         }
-        const fh = await dir.getFileHandle(file).catch(() => null);
+        const fh = await f.dir.getFileHandle(f.file).catch(() => null);
         return fh ? readBody({ body: (await fh.getFile()).stream() }, size, signal, () => {}, into) : null;
       };
       const fromCache = async () => {
@@ -121,7 +127,7 @@ export async function openModelCache(name = CACHE_NAME) {
         const res = await cache.match(key);
         return res ? readBody({ body: res.body }, size, signal, () => {}, into) : null;
       };
-      if (!file) return fromCache();
+      if (!f) return fromCache();
       if (legacy) return (await fromCache()) || fromFile();
       const got = await fromFile();
       if (got) return got;
@@ -130,19 +136,19 @@ export async function openModelCache(name = CACHE_NAME) {
       return old;
     },
     async has(key) {
-      const file = await fileOf(key);
-      if (file && (await dir.getFileHandle(file).then(() => true, () => false))) return true;
+      const f = await fileOf(key);
+      if (f && (await f.dir.getFileHandle(f.file).then(() => true, () => false))) return true;
       return !!(await cache.match(key));
     },
     // put stores a copy of bytes, taken before it returns: the caller may
     // reuse the buffer at once. A chunk goes to the private file system
     // when the store helper can write there, anything else to Cache Storage.
     async put(key, bytes, headers = {}) {
-      if (dir && isChunkKey(key)) {
+      if (isChunkKey(key)) {
         const copy = bytes.slice();
-        const store = await storeHelper();
-        if (store && store.opfs) {
-          await store.putChunk(name, await chunkFile(key), copy);
+        const [f, store] = await Promise.all([fileOf(key), storeHelper()]);
+        if (f && store && store.opfs) {
+          await store.putChunk(name, f.file, copy);
           return;
         }
         bytes = copy;
@@ -152,8 +158,8 @@ export async function openModelCache(name = CACHE_NAME) {
       }));
     },
     async delete(key) {
-      const file = await fileOf(key);
-      const gone = file ? await dir.removeEntry(file).then(() => true, () => false) : false;
+      const f = await fileOf(key);
+      const gone = f ? await f.dir.removeEntry(f.file).then(() => true, () => false) : false;
       return (await cache.delete(key)) || gone;
     },
     async putRecord(sourceURL, record) {

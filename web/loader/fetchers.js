@@ -315,15 +315,14 @@ function startHelper(name) {
       read(url, opts) {
         return request({ url, start: opts.start, end: opts.end, reload: !!opts.reload }, opts);
       },
-      // readCached reads the Cache Storage entry `key` of cache `cacheName`
-      // (size bytes expected) into the ArrayBuffer of `into`: { bytes } as
-      // read (shorter or one byte longer when the entry's size differs), and
-      // miss: true when there is no such entry.
-      // With opfs (a file name), the entry is that file of the private file
-      // system's directory cacheName.
-      // On a miss, bytes is empty and its buffer is into's, back from the
-      // helper.
-      async readCached(cacheName, key, size, { into, signal, opfs }) {
+      // readCached reads a cached piece (size bytes expected) into the
+      // ArrayBuffer of `into`: the Cache Storage entry `key` of cache
+      // cacheName, or with opfs (a file name) that file of the private file
+      // system's directory cacheName. It gives { bytes } as read (shorter or
+      // one byte longer when the entry's size differs) and miss: true when
+      // there is no such entry; then bytes is empty and its buffer is into's,
+      // back from the helper.
+      readCached(cacheName, key, size, { into, signal, opfs }) {
         return request({ cache: cacheName, key, opfs, start: 0, end: size }, { into, signal });
       },
     };

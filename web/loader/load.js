@@ -357,12 +357,23 @@ export async function runLoad(plan, engine, {
     const items = [];
     plan.files.forEach((f, fi) => f.pieces.forEach((p, pi) => items.push({ file: f, fi, piece: p, first: pi === 0, last: pi === f.pieces.length - 1 })));
 
-    // Settles with the engine's set-up (tokenizer, index), started below
-    // once it accepted the config.
-    let startEngine;
-    const engineReady = new Promise((resolve) => { startEngine = resolve; });
-    engineReady.catch(() => {});
-    accepted.catch((e) => startEngine(Promise.reject(e)));
+    // The engine's set-up once it accepted the config: tokenizer, index and
+    // empty files. It starts a task after the answer, so the first piece
+    // requests go out before the tokenizer keeps this thread busy for a
+    // while; pieces reach the engine after it.
+    const setup = accepted.then(async ({ load }) => {
+      if (items.length) await yieldTask();
+      await engine.setTokenizer(load, plan.tokenizer);
+      if (plan.index) await engine.setIndex(load, plan.index);
+      // Empty files have no pieces: open and close them up front.
+      for (const f of plan.files) {
+        if (f.pieces.length === 0) {
+          const fid = await engine.openFile(load, f.name, f.size, !!f.sha256);
+          await engine.closeFile(fid, f.sha256 || '');
+        }
+      }
+    });
+    setup.catch(() => {}); // awaited below
     const pool = new BufferPool(concurrency);
     // Verified pieces go to the cache alongside the load: a put copies the
     // bytes as it starts (for the store helper, or a Response made from
@@ -431,7 +442,7 @@ export async function runLoad(plan, engine, {
     let fid = 0;
     const consume = async ({ file, piece, first, last }, bytes) => {
       try {
-        await engineReady;
+        await setup;
         await consumePiece({ file, piece, first, last }, bytes);
       } finally {
         pool.give(bytes); // the engine copied the bytes into its own memory
@@ -454,13 +465,9 @@ export async function runLoad(plan, engine, {
       }
     };
 
-    // The first pieces are requested (or read from the cache, on the fetch
-    // helper's thread) before the engine reads the tokenizer, which keeps
-    // this thread busy for a while; pieces reach the engine after that.
     const pipeline = runPipeline(items, { concurrency, fetch: fetchPiece, consume, signal, onHeld });
     pipeline.catch(() => {}); // awaited below
     await accepted;
-    const load = begin.load;
     const record = useCache ? {
       url: plan.key, name: plan.name, architecture: begin.architecture, bytes: plan.totalBytes, complete: false,
       date: new Date().toISOString(), small: [...plan.small],
@@ -469,26 +476,13 @@ export async function runLoad(plan, engine, {
     // The record of an incomplete model (so an interrupted load is listed
     // and resumes) is written while the pieces load; the final one after it.
     const firstRecord = record ? cache.putRecord(plan.key, record).catch(() => {}) : null;
-    if (items.length) await yieldTask(); // the first requests go out
-    const setup = (async () => {
-      await engine.setTokenizer(load, plan.tokenizer);
-      if (plan.index) await engine.setIndex(load, plan.index);
-      // Empty files have no pieces: open and close them up front.
-      for (const f of plan.files) {
-        if (f.pieces.length === 0) {
-          const fid = await engine.openFile(load, f.name, f.size, !!f.sha256);
-          await engine.closeFile(fid, f.sha256 || '');
-        }
-      }
-    })();
-    startEngine(setup);
     let setupError = null;
     await setup.catch((e) => { setupError = e; });
     await pipeline.catch((e) => { if (!setupError) throw e; }); // the set-up's error names the first problem
     if (setupError) throw setupError;
     progress.report('load', plan.files.length ? plan.files[plan.files.length - 1].name : null, 0, { force: true });
     throwIfAborted(signal);
-    const done = await engine.finish(load);
+    const done = await engine.finish(begin.load);
     await Promise.all([...(plan.puts || []), firstRecord, ...puts]);
     if (record) await cache.putRecord(plan.key, { ...record, complete: cacheOK, date: new Date().toISOString() }).catch(() => {});
     progress.report('ready', null, 0);
