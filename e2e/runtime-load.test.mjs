@@ -222,6 +222,84 @@ test('second load of a model fetches no weight bytes (web and HF sources)', asyn
   }
 });
 
+test('the engine module is kept uncompressed in Cache Storage and compiled from there', async (t) => {
+  if (!need(t, !missing, missing)) return;
+  const src = `/models/${FIXTURES[0]}/`;
+  const ctx = await browser.newContext();
+  // A route turns the HTTP cache off: every alibi.wasm the worker does not
+  // take from Cache Storage reaches the route.
+  const wasmHits = [];
+  await ctx.route(/\/alibi\.wasm(\?|$)/, (route) => { wasmHits.push(route.request().url()); route.continue(); });
+  const runtimeEntries = (p) => p.evaluate(async () => {
+    const c = await caches.open('alibi-runtime-v1');
+    const out = [];
+    for (const req of await c.keys()) {
+      const res = await c.match(req);
+      out.push({ url: req.url, type: res.headers.get('content-type'), bytes: (await res.arrayBuffer()).byteLength });
+    }
+    return out;
+  });
+
+  // cache: false stores nothing.
+  const p0 = await openPage(ctx, server.url + 'e2e.html');
+  const r0 = await inPage(p0, { src, ids: [1, 2], maxTokens: 2, options: { cache: false } });
+  assert.ok(r0.ok, r0.message);
+  assert.deepEqual(await runtimeEntries(p0), [], 'cache: false keeps no module');
+  await p0.close();
+  assert.equal(wasmHits.length, 1);
+
+  // First load with the cache: compiled from the network, then kept.
+  const served = fs.statSync(path.join(dir, 'alibi.wasm')).size;
+  const p1 = await openPage(ctx, server.url + 'e2e.html');
+  const r1 = await inPage(p1, { src, ids: [1, 2], maxTokens: 2 });
+  assert.ok(r1.ok, r1.message);
+  let entries = [];
+  for (let i = 0; i < 50 && entries.length === 0; i++) { // the copy is written in the background
+    entries = await runtimeEntries(p1);
+    if (!entries.length) await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(entries.length, 1, JSON.stringify(entries));
+  assert.match(entries[0].url, /\/alibi\.wasm\?v=[0-9a-f]+$/);
+  assert.equal(entries[0].type, 'application/wasm');
+  assert.equal(entries[0].bytes, served, 'the whole module, uncompressed');
+  const version = entries[0].url;
+  // An older build's copy of the same file is dropped when a new one is
+  // kept; a copy that does not compile is replaced.
+  await p1.evaluate(async (url) => {
+    const c = await caches.open('alibi-runtime-v1');
+    const u = new URL(url);
+    await c.put(u.origin + u.pathname + '?v=000000000000', new Response(new Uint8Array([0, 97, 115, 109]), { headers: { 'content-type': 'application/wasm' } }));
+  }, version);
+  await p1.close();
+
+  // Second load: no request for alibi.wasm.
+  wasmHits.length = 0;
+  const p2 = await openPage(ctx, server.url + 'e2e.html');
+  const r2 = await inPage(p2, { src, ids: [1, 2], maxTokens: 2 });
+  assert.ok(r2.ok, r2.message);
+  assert.deepEqual(r2.gen, r1.gen);
+  assert.deepEqual(wasmHits, [], 'alibi.wasm compiled from Cache Storage');
+
+  // A damaged copy: compiled from the network again and replaced.
+  await p2.evaluate(async (url) => {
+    const c = await caches.open('alibi-runtime-v1');
+    await c.put(url, new Response(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 99]), { headers: { 'content-type': 'application/wasm' } }));
+  }, version);
+  await p2.close();
+  const p3 = await openPage(ctx, server.url + 'e2e.html');
+  const r3 = await inPage(p3, { src, ids: [1, 2], maxTokens: 2 });
+  assert.ok(r3.ok, r3.message);
+  assert.deepEqual(r3.gen, r1.gen);
+  assert.equal(wasmHits.length, 1, 'the damaged copy sent the worker to the network');
+  for (let i = 0; i < 50; i++) {
+    entries = await runtimeEntries(p3);
+    if (entries.length === 1 && entries[0].bytes === served) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await ctx.close();
+  assert.deepEqual(entries.map((e) => [e.url, e.bytes]), [[version, served]], 'one good copy, the older build dropped');
+});
+
 test('weight pieces stream through the fetch helper, off the runtime worker thread', async (t) => {
   if (!need(t, !missing, missing)) return;
   const f = FIXTURES[0];

@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"testing"
 	"time"
 
@@ -297,7 +298,9 @@ func TestLoadErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := tc.run(NewRuntime())
+			rt := NewRuntime()
+			defer abortAll(rt)
+			err := tc.run(rt)
 			if err == nil {
 				t.Fatal("want an error")
 			}
@@ -413,5 +416,70 @@ func TestGenerateAttention(t *testing.T) {
 	}
 	if tk, err := rt.Next(gid); err != nil || tk.Attention != nil {
 		t.Fatalf("attention without the option: %v %v", tk.Attention != nil, err)
+	}
+}
+
+// abortAll aborts the loads a test left open.
+func abortAll(rt *Runtime) {
+	rt.mu.Lock()
+	var ids []int
+	for id := range rt.loads {
+		ids = append(ids, id)
+	}
+	rt.mu.Unlock()
+	for _, id := range ids {
+		rt.AbortLoad(id)
+	}
+}
+
+// gcPercent reads the GC percentage without changing it.
+func gcPercent() int {
+	p := debug.SetGCPercent(-1)
+	debug.SetGCPercent(p)
+	return p
+}
+
+func TestLoadPausesGC(t *testing.T) {
+	before, limit := gcPercent(), debug.SetMemoryLimit(-1)
+	rt := NewRuntime()
+	cfg := readFixture(t, "config.json")
+	a, est, err := rt.BeginLoad(cfg, LoadRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := gcPercent(); p != -1 {
+		t.Fatalf("GC percent %d while a load is open, want -1 (off)", p)
+	}
+	// A soft limit still bounds what an open load can leave uncollected.
+	if l := debug.SetMemoryLimit(-1); l >= limit || l < est.Bytes {
+		t.Fatalf("memory limit %d during a load of %d bytes (was %d)", l, est.Bytes, limit)
+	}
+	b, _, err := rt.BeginLoad(cfg, LoadRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt.AbortLoad(a)
+	if p := gcPercent(); p != -1 {
+		t.Fatalf("GC percent %d with one load still open", p)
+	}
+	// The second load finishes (it fails: no tokenizer): the settings are back.
+	if _, _, err := rt.Finish(b); err == nil {
+		t.Fatal("Finish without a tokenizer succeeded")
+	}
+	if p, l := gcPercent(), debug.SetMemoryLimit(-1); p != before || l != limit {
+		t.Fatalf("after the loads: GC percent %d, limit %d; want %d, %d", p, l, before, limit)
+	}
+	// A finished load restores them too.
+	rt2, _ := loadSplit(t, 1<<20, LoadRequest{})
+	_ = rt2
+	if p := gcPercent(); p != before {
+		t.Fatalf("after a finished load: GC percent %d, want %d", p, before)
+	}
+	// Finishing an unknown or finished load changes nothing.
+	if _, _, err := rt.Finish(b); err == nil {
+		t.Fatal("Finish of a finished load succeeded")
+	}
+	if p := gcPercent(); p != before {
+		t.Fatalf("after a second Finish: GC percent %d, want %d", p, before)
 	}
 }

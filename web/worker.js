@@ -54,7 +54,21 @@ async function readAsset(url) {
   return res;
 }
 
-async function compileGo(url) {
+// The runtime cache: the Go modules of this build, uncompressed, in Cache
+// Storage, keyed by their versioned URL (cmd/build-wasm names every asset
+// with ?v=<content hash>, so an entry never goes stale). Measured in
+// Chromium here: alibi.wasm (6.8 MB, 1.9 MB gzipped) compiles in ~75 ms
+// when streamed from the HTTP cache, whose body is gunzipped on every
+// read, and in ~25 ms when streamed from Cache Storage: the difference is
+// most of what a load from the cache waits for before Go starts.
+export const RUNTIME_CACHE = 'alibi-runtime-v1';
+
+async function compileGo(url, { cache = false } = {}) {
+  if (cache && !isNode && globalThis.caches && WebAssembly.compileStreaming && url.searchParams.has('v')) {
+    try {
+      return await compileCached(url);
+    } catch { /* the cache is a convenience: compile from the network below */ }
+  }
   const src = await readAsset(url);
   if (typeof Response !== 'undefined' && src instanceof Response) {
     if (WebAssembly.compileStreaming && (src.headers.get('content-type') || '').startsWith('application/wasm')) {
@@ -63,6 +77,52 @@ async function compileGo(url) {
     return WebAssembly.compile(await src.arrayBuffer());
   }
   return WebAssembly.compile(src);
+}
+
+// compileCached compiles a versioned module from the runtime cache, or from
+// the network, keeping a copy for next time (written once compiled, in the
+// background; older versions of the same file are then dropped). A cached
+// copy that does not compile is deleted.
+async function compileCached(url) {
+  const c = await caches.open(RUNTIME_CACHE);
+  const hit = await c.match(url.href);
+  if (hit) {
+    try {
+      return await WebAssembly.compileStreaming(hit);
+    } catch {
+      await c.delete(url.href).catch(() => {});
+    }
+  }
+  const res = await fetch(url);
+  if (!res.ok || !(res.headers.get('content-type') || '').startsWith('application/wasm')) {
+    res.body?.cancel().catch(() => {});
+    throw new Error(`${url.href}: not a wasm response`);
+  }
+  const copy = res.clone();
+  let mod;
+  try {
+    mod = await WebAssembly.compileStreaming(res);
+  } catch (e) {
+    copy.body?.cancel().catch(() => {});
+    throw e;
+  }
+  runtimeKept.push(keepRuntime(c, url, copy));
+  return mod;
+}
+
+// The copies being written: a load waits for them before it answers (as it
+// waits for the model's cache writes), since disposing of the model ends
+// this worker and a write cut short keeps nothing.
+const runtimeKept = [];
+
+async function keepRuntime(c, url, res) {
+  try {
+    await c.put(url.href, new Response(res.body, { headers: { 'content-type': 'application/wasm' } }));
+    for (const req of await c.keys()) {
+      const u = new URL(req.url);
+      if (u.pathname === url.pathname && u.href !== url.href) await c.delete(req);
+    }
+  } catch { /* no quota, private mode: compile from the network next time */ }
 }
 
 // simdHost returns the `alibi_simd` imports: engine/kernels/simd/host.mjs
@@ -109,7 +169,7 @@ let booted = null;
 // context cannot share memory (a page that is not cross-origin isolated) or
 // a file is missing; the reason goes to threadsReason.
 let threadsReason = '';
-async function threadedHost(threads) {
+async function threadedHost(threads, cache) {
   let T;
   try {
     T = await import('./simd-threads.mjs');
@@ -125,7 +185,7 @@ async function threadedHost(threads) {
   let goModule, kernels;
   try {
     [goModule, kernels] = await Promise.all([
-      compileGo(new URL('./alibi-mt.wasm', import.meta.url)),
+      compileGo(new URL('./alibi-mt.wasm', import.meta.url), { cache }),
       host.compileKernels(readAsset(new URL('./kernels-mt.wasm', import.meta.url))),
     ]);
   } catch (e) {
@@ -169,14 +229,22 @@ async function threadedHost(threads) {
 
 async function boot(opts) {
   const wanted = Math.max(1, Math.min(16, Math.floor(opts.threads || 1)));
-  const mtP = wanted > 1 && opts.kernels !== false ? threadedHost(wanted) : null;
-  let goP = mtP ? null : compileGo(new URL('./alibi.wasm', import.meta.url));
+  const mtP = wanted > 1 && opts.kernels !== false ? threadedHost(wanted, !!opts.cache) : null;
+  let goP = mtP ? null : compileGo(new URL('./alibi.wasm', import.meta.url), { cache: !!opts.cache });
   if (goP) goP.catch(() => {}); // awaited below
+  // Everything else the engine needs is requested now too: the Go module's
+  // compile keeps this thread busy in bursts, and a step started after it
+  // would wait for them.
+  let simdP = goP ? simdHost(goP, opts) : null;
+  if (simdP) simdP.catch(() => {}); // awaited below
   await import('./wasm_exec.js');
   const go = new globalThis.Go();
   const mt = mtP ? await mtP : null;
-  if (!mt && !goP) goP = compileGo(new URL('./alibi.wasm', import.meta.url)); // kernel threads fell back
-  const simd = mt || await simdHost(goP, opts);
+  if (!mt && !goP) {
+    goP = compileGo(new URL('./alibi.wasm', import.meta.url), { cache: !!opts.cache }); // kernel threads fell back
+    simdP = simdHost(goP, opts);
+  }
+  const simd = mt || await simdP;
   const goModule = mt ? mt.goModule : await goP;
   const instance = await WebAssembly.instantiate(goModule, { ...go.importObject, ...simd.importObject });
   const simdBound = simd.bind(instance);
@@ -249,7 +317,7 @@ const ops = {
     const o = msg.options || {};
     // The engine boots (wasm compile, Go start) while the small files of the
     // source (config, tokenizer, safetensors header) download.
-    const booting = ensureBooted({ kernels: o.simd !== false, threads: o.threads });
+    const booting = ensureBooted({ kernels: o.simd !== false, threads: o.threads, cache: o.cache !== false });
     booting.catch(() => {}); // awaited below; a failure must not go unhandled meanwhile
     if (modelID) {
       await booting;
@@ -265,6 +333,7 @@ const ops = {
     });
     modelID = res.model;
     const rt = await booting;
+    await Promise.all(runtimeKept.splice(0));
     modelInfo = {
       ...res.info, source: plan.key, sourceKind: plan.kind, fileBytes: plan.totalBytes, estimatedBytes: res.estimate,
       simd: rt.simd, threads: rt.threads, threadsFallback: rt.threadsReason || undefined, crossOriginIsolated: !!globalThis.crossOriginIsolated, cached: res.cached,

@@ -354,8 +354,11 @@ async function loadOurs(m, quant, threads) {
   const opts = { quant, contextLength: CTX, cache: true, threads };
   const load = async (first) => page.evaluate(async ({ src, opts, first }) => {
     if (first) {
-      // Our cache: records and small files in Cache Storage, weight chunks in the private file system.
-      for (const k of await caches.keys()) await caches.delete(k);
+      // Our model cache: records and small files in Cache Storage, weight
+      // chunks in the private file system. The runtime's own cache of its
+      // wasm (alibi-runtime-v1) stays, as wllama's wasm stays in the HTTP
+      // cache: a first visit of a model, not of the runtime.
+      await caches.delete('alibi-models-v1');
       await (await navigator.storage.getDirectory()).removeEntry('alibi-models-v1', { recursive: true }).catch(() => {});
     }
     const t0 = performance.now();
