@@ -124,6 +124,11 @@ for (const f of FIXTURES) {
       await ctx.close();
       assert.ok(r.ok, `${r.type}: ${r.message}`);
       assert.equal(r.info.sourceKind, kind === 'web' ? 'web' : 'hf');
+      if (fs.existsSync(path.join(dir, 'kernels-fma.wasm'))) {
+        // Chromium runs relaxed SIMD: the kernels with fused multiply-adds.
+        assert.equal(r.info.simd, true);
+        assert.equal(r.info.fma, true);
+      }
       assert.deepEqual(r.gen, want.ids.slice(0, r.gen.length), 'greedy tokens');
       assert.ok(r.gen.length === want.ids.length || r.stats.reason === 'eos', 'stops only at eos');
       const d = maxRelDiff(r.logits, want.logits);

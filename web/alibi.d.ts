@@ -97,6 +97,8 @@ export interface ModelInfo {
   estimatedBytes: number;
   /** Whether the SIMD128 kernels are in use. */
   simd: boolean;
+  /** Whether they are the ones with fused multiply-adds (kernels-fma.wasm, where the browser runs relaxed SIMD). */
+  fma: boolean;
   /** Kernel threads in use: 1, or the `threads` option when the page is cross-origin isolated. */
   threads: number;
   /** Why fewer threads than asked for are used (absent when none were refused). */
@@ -200,5 +202,5 @@ export declare function storageEstimate(): Promise<{ usage: number | null; quota
 
 /** Times the engine's f32 matvec kernel in a fresh worker (benchmarks). */
 export declare function benchKernels(options?: { simd?: boolean; threads?: number; rows?: number; cols?: number; ms?: number; cold?: boolean; baseURL?: string | URL }): Promise<{
-  rows: number; cols: number; iters: number; nsPerOp: number; gflops: number; simd: boolean; simdBound: boolean; threads: number; cold: boolean;
+  rows: number; cols: number; iters: number; nsPerOp: number; gflops: number; simd: boolean; simdBound: boolean; fma: boolean; threads: number; cold: boolean;
 }>;

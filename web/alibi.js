@@ -404,7 +404,7 @@ export async function storageEstimate() {
  * loops; threads > 1 splits it over kernel threads (cross-origin isolated
  * pages); cold cycles through 256 MiB of matrices so they come from main
  * memory, as in a decode step. For benchmarks; returns
- * { rows, cols, iters, nsPerOp, gflops, simd, cold, threads }.
+ * { rows, cols, iters, nsPerOp, gflops, simd, simdBound, fma, cold, threads }.
  */
 export async function benchKernels({ simd = true, threads = 1, rows = 1024, cols = 1024, ms = 300, cold = false, baseURL } = {}) {
   const rpc = new RPC(await startWorker(baseURL));

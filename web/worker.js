@@ -125,10 +125,23 @@ async function keepRuntime(c, url, res) {
   } catch { /* no quota, private mode: compile from the network next time */ }
 }
 
+// compileKernelFile compiles the kernels with fused multiply-adds (name
+// with -fma before .wasm) where the host runs relaxed SIMD, else, or when
+// that file is not served, the plain SIMD128 ones. It returns the module and
+// whether it is the -fma one.
+async function compileKernelFile(host, plain, fma) {
+  if (host.relaxedSIMD && host.relaxedSIMD()) {
+    try {
+      return { mod: await host.compileKernels(readAsset(fma)), fma: true };
+    } catch { /* an older build or a bundle without it: the plain kernels */ }
+  }
+  return { mod: await host.compileKernels(readAsset(plain)), fma: false };
+}
+
 // simdHost returns the `alibi_simd` imports: engine/kernels/simd/host.mjs
-// (copied next to this file by cmd/build-wasm) with kernels.wasm, or, when
-// either is missing, stubs whose available() returns 0 so Go uses its
-// pure-Go loops.
+// (copied next to this file by cmd/build-wasm) with kernels.wasm (or
+// kernels-fma.wasm), or, when either is missing, stubs whose available()
+// returns 0 so Go uses its pure-Go loops.
 // goModule may be a Promise: the kernels compile and warm up (V8 tiers
 // their code up) while the much larger Go module is still compiling.
 async function simdHost(goModule, { kernels = true } = {}) {
@@ -141,15 +154,17 @@ async function simdHost(goModule, { kernels = true } = {}) {
   if (host) {
     const simd = host.simdImports();
     let mod = null;
+    let fma = false;
     if (kernels) {
       try {
-        mod = await host.compileKernels(readAsset(new URL('./kernels.wasm', import.meta.url)));
+        ({ mod, fma } = await compileKernelFile(host,
+          new URL('./kernels.wasm', import.meta.url), new URL('./kernels-fma.wasm', import.meta.url)));
         if (mod) host.warmUp(mod);
       } catch {
         mod = null;
       }
     }
-    return { importObject: simd.importObject, bind: (inst) => simd.bind(inst, mod, { warmUp: true }) };
+    return { importObject: simd.importObject, bind: (inst) => simd.bind(inst, mod, { warmUp: true }), fma: !!mod && fma };
   }
   const stub = {};
   for (const imp of WebAssembly.Module.imports(await goModule)) {
@@ -182,11 +197,11 @@ async function threadedHost(threads, cache) {
     return null;
   }
   const host = await import('./simd-host.mjs');
-  let goModule, kernels;
+  let goModule, kernels, fma;
   try {
-    [goModule, kernels] = await Promise.all([
+    [goModule, { mod: kernels, fma }] = await Promise.all([
       compileGo(new URL('./alibi-mt.wasm', import.meta.url), { cache }),
-      host.compileKernels(readAsset(new URL('./kernels-mt.wasm', import.meta.url))),
+      compileKernelFile(host, new URL('./kernels-mt.wasm', import.meta.url), new URL('./kernels-mt-fma.wasm', import.meta.url)),
     ]);
   } catch (e) {
     threadsReason = `the kernel-threads build is not served (${e && e.message})`;
@@ -221,7 +236,7 @@ async function threadedHost(threads, cache) {
   T.patchForSharedMemory(globalThis);
   const simd = host.simdImports();
   return {
-    goModule, pool,
+    goModule, pool, fma,
     importObject: { alibi_simd: T.threadedImports(simd.imports, pool), env: { memory } },
     bind: (inst) => simd.bind(inst, kernels, { warmUp: true }),
   };
@@ -260,7 +275,7 @@ async function boot(opts) {
   if (ns.protocol !== PROTOCOL) {
     throw new AlibiError('unsupported', `alibi: alibi.wasm speaks protocol ${ns.protocol}, worker.js ${PROTOCOL}: files from different builds are mixed`);
   }
-  return { ns, instance, simd: !!simdBound, threads, threadsReason: wanted > 1 && !mt ? threadsReason : '' };
+  return { ns, instance, simd: !!simdBound, fma: !!simdBound && !!simd.fma, threads, threadsReason: wanted > 1 && !mt ? threadsReason : '' };
 }
 
 function ensureBooted(opts) {
@@ -336,7 +351,7 @@ const ops = {
     await Promise.all(runtimeKept.splice(0));
     modelInfo = {
       ...res.info, source: plan.key, sourceKind: plan.kind, fileBytes: plan.totalBytes, estimatedBytes: res.estimate,
-      simd: rt.simd, threads: rt.threads, threadsFallback: rt.threadsReason || undefined, crossOriginIsolated: !!globalThis.crossOriginIsolated, cached: res.cached,
+      simd: rt.simd, fma: rt.fma, threads: rt.threads, threadsFallback: rt.threadsReason || undefined, crossOriginIsolated: !!globalThis.crossOriginIsolated, cached: res.cached,
       runtime: isNode ? 'node' : 'browser', generationDefaults: plan.generation || {},
     };
     return modelInfo;
@@ -434,7 +449,7 @@ const ops = {
   // pure Go, as booted); used by e2e/bench-runtime.mjs, not part of the API.
   async benchMatVec(msg) {
     const rt = await ensureBooted({ kernels: msg.simd !== false, threads: msg.threads });
-    return { ...JSON.parse(await rt.ns.benchMatVec(msg.rows, msg.cols, msg.ms, !!msg.cold)), simdBound: rt.simd, threads: rt.threads };
+    return { ...JSON.parse(await rt.ns.benchMatVec(msg.rows, msg.cols, msg.ms, !!msg.cold)), simdBound: rt.simd, fma: rt.fma, threads: rt.threads };
   },
   async ping() {
     return { protocol: PROTOCOL };

@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"github.com/c9e48c40/alibi/internal/wasmbin"
+	"github.com/c9e48c40/alibi/internal/watfma"
 	"github.com/c9e48c40/alibi/wasm/webdir"
 )
 
@@ -254,33 +255,62 @@ func buildWasm(root, dst string, opt bool, stdout io.Writer) error {
 	return nil
 }
 
+// buildKernels assembles kernels.wat into dst (kernels.wasm) and its
+// relaxed-SIMD variant (internal/watfma) into dst with -fma before .wasm,
+// which hosts that run relaxed SIMD load instead.
 func buildKernels(wat, dst string, stdout io.Writer) error {
-	if _, err := os.Stat(wat); err != nil {
+	fmaDst := fmaName(dst)
+	src, err := os.ReadFile(wat)
+	if err != nil {
 		fmt.Fprintln(stdout, "build-wasm: no kernels.wat: pure-Go kernels only")
 		os.Remove(dst)
+		os.Remove(fmaDst)
 		return nil
 	}
 	w2w, err := exec.LookPath("wat2wasm")
 	if err != nil {
 		fmt.Fprintln(stdout, "build-wasm: wat2wasm not found (apt-get install wabt): pure-Go kernels only")
 		os.Remove(dst)
+		os.Remove(fmaDst)
 		return nil
 	}
+	if err := wat2wasm(w2w, wat, dst); err != nil {
+		return err
+	}
+	relaxed, _, err := watfma.Relax(src)
+	if err != nil {
+		return fmt.Errorf("build-wasm: %s: %w", wat, err)
+	}
+	rwat := fmaDst + ".wat"
+	if err := os.WriteFile(rwat, relaxed, 0o644); err != nil {
+		return fmt.Errorf("build-wasm: %w", err)
+	}
+	defer os.Remove(rwat)
+	return wat2wasm(w2w, rwat, fmaDst, "--enable-relaxed-simd")
+}
+
+// fmaName is the file name of a kernel module's relaxed-SIMD variant.
+func fmaName(path string) string {
+	return strings.TrimSuffix(path, ".wasm") + "-fma.wasm"
+}
+
+func wat2wasm(w2w, wat, dst string, flags ...string) error {
 	tmp := dst + ".tmp"
-	c := exec.Command(w2w, wat, "-o", tmp)
+	c := exec.Command(w2w, append(flags, wat, "-o", tmp)...)
 	var e bytes.Buffer
 	c.Stderr = &e
 	if err := c.Run(); err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("build-wasm: wat2wasm: %w\n%s", err, e.Bytes())
+		return fmt.Errorf("build-wasm: wat2wasm %s: %w\n%s", filepath.Base(wat), err, e.Bytes())
 	}
 	return os.Rename(tmp, dst)
 }
 
 // threadFiles are the files of the kernel-threads build.
-var threadFiles = map[string]bool{"alibi-mt.wasm": true, "kernels-mt.wasm": true, "simd-threads.mjs": true, "simd-thread.mjs": true}
+var threadFiles = map[string]bool{"alibi-mt.wasm": true, "kernels-mt.wasm": true, "kernels-mt-fma.wasm": true, "simd-threads.mjs": true, "simd-thread.mjs": true}
 
-// buildThreads writes alibi-mt.wasm and kernels-mt.wasm next to their
+// buildThreads writes alibi-mt.wasm and kernels-mt.wasm (and
+// kernels-mt-fma.wasm) next to their
 // single-thread builds, and simd-threads.mjs and simd-thread.mjs from
 // engine/kernels/simd; without kernels.wasm there are no kernel threads.
 func buildThreads(root, out string, stdout io.Writer) error {
@@ -299,6 +329,14 @@ func buildThreads(root, out string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("build-wasm: kernels-mt.wasm: %w", err)
 	}
+	files := map[string][]byte{"kernels-mt.wasm": kmt}
+	if kf, err := os.ReadFile(filepath.Join(out, "kernels-fma.wasm")); err == nil {
+		if files["kernels-mt-fma.wasm"], err = wasmbin.ShareImportedMemory(kf, wasmbin.MaxPages); err != nil {
+			return fmt.Errorf("build-wasm: kernels-mt-fma.wasm: %w", err)
+		}
+	} else {
+		os.Remove(filepath.Join(out, "kernels-mt-fma.wasm"))
+	}
 	goWasm, err := os.ReadFile(filepath.Join(out, "alibi.wasm"))
 	if err != nil {
 		return fmt.Errorf("build-wasm: %w", err)
@@ -307,7 +345,8 @@ func buildThreads(root, out string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("build-wasm: alibi-mt.wasm: %w", err)
 	}
-	for name, b := range map[string][]byte{"kernels-mt.wasm": kmt, "alibi-mt.wasm": gmt} {
+	files["alibi-mt.wasm"] = gmt
+	for name, b := range files {
 		if err := os.WriteFile(filepath.Join(out, name), b, 0o644); err != nil {
 			return fmt.Errorf("build-wasm: %w", err)
 		}

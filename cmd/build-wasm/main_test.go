@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 	"os"
@@ -127,6 +128,25 @@ func TestBuild(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(root, "engine", "kernels", "simd", "kernels.wat")); err == nil {
 		if _, err := os.Stat(filepath.Join(out, "kernels.wasm")); err != nil && strings.Contains(log.String(), "wat2wasm not found") == false {
 			t.Errorf("kernels.wasm missing: %s", log.String())
+		}
+		// The relaxed-SIMD variant comes with it: the same exports, fused
+		// multiply-adds in place of the marked accumulations.
+		if plain, err := os.ReadFile(filepath.Join(out, "kernels.wasm")); err == nil {
+			fma, err := os.ReadFile(filepath.Join(out, "kernels-fma.wasm"))
+			if err != nil {
+				t.Fatalf("kernels-fma.wasm: %v", err)
+			}
+			if bytes.Equal(fma, plain) || !bytes.Contains(fma, []byte{0xfd, 0x85, 0x02}) {
+				t.Fatal("kernels-fma.wasm has no f32x4.relaxed_madd")
+			}
+			for _, f := range []string{"kernels-mt-fma.wasm", "kernels-mt.wasm"} {
+				if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+					t.Errorf("%s: %v", f, err)
+				}
+			}
+			if !strings.Contains(read(t, out, "worker.js"), "./kernels-fma.wasm?v="+assets.Version) {
+				t.Error("worker.js: kernels-fma.wasm reference not hashed")
+			}
 		}
 	}
 }

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # build-kernels.sh [OUT]: assembles engine/kernels/simd/kernels.wat with wabt's
 # wat2wasm into OUT (default: <repo>/build/kernels/kernels.wasm, gitignored).
+# An OUT named *-fma.wasm gets the relaxed-SIMD variant (tools/watfma: fused
+# multiply-adds in the functions marked ;; @fma), as cmd/build-wasm ships it.
 # The write is atomic (temp file + rename), so concurrent test binaries that
 # trigger a rebuild never see a half-written module.
 set -euo pipefail
@@ -14,8 +16,17 @@ if ! command -v wat2wasm >/dev/null 2>&1; then
 fi
 mkdir -p "$(dirname "$out")"
 tmp="$(mktemp "$out.tmp.XXXXXX")"
-trap 'rm -f "$tmp"' EXIT
-wat2wasm "$src" -o "$tmp"
+trap 'rm -f "$tmp" "$tmp.wat"' EXIT
+case "$out" in
+*-fma.wasm)
+	(cd "$repo" && GOOS= GOARCH= go run ./tools/watfma -o "$tmp.wat" "$src")
+	wat2wasm --enable-relaxed-simd "$tmp.wat" -o "$tmp"
+	;;
+*)
+	wat2wasm "$src" -o "$tmp"
+	;;
+esac
 chmod 644 "$tmp"
 mv -f "$tmp" "$out"
 trap - EXIT
+rm -f "$tmp.wat"

@@ -152,6 +152,32 @@ export function warmUp(module) {
   return Date.now() - t0;
 }
 
+// A module of one function that uses f32x4.relaxed_madd (relaxed SIMD):
+// (func (param v128 v128 v128) (result v128)
+//   (f32x4.relaxed_madd (local.get 0) (local.get 1) (local.get 2)))
+const RELAXED_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 8, 1, 96, 3, 123, 123, 123, 1, 123, 3, 2, 1, 0,
+  10, 13, 1, 11, 0, 32, 0, 32, 1, 32, 2, 253, 133, 2, 11,
+]);
+let relaxed;
+
+/**
+ * Reports whether this host runs relaxed SIMD, and so kernels-fma.wasm: the
+ * kernels with fused multiply-adds in the f32 matrix products (cmd/build-wasm
+ * writes it next to kernels.wasm; see the top of kernels.wat). Chromium 114+
+ * and Firefox 145+ do; Node 20 only with --experimental-wasm-relaxed-simd.
+ */
+export function relaxedSIMD() {
+  if (relaxed === undefined) {
+    try {
+      relaxed = WebAssembly.validate(RELAXED_PROBE);
+    } catch {
+      relaxed = false;
+    }
+  }
+  return relaxed;
+}
+
 /**
  * Compiles kernels.wasm from a WebAssembly.Module (returned as is), a
  * BufferSource, a Response, or a Promise of any of these.

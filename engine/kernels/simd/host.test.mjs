@@ -58,3 +58,26 @@ test('warmUp runs once per module', { skip }, async () => {
   assert.ok(warmUp(mod) >= 0);
   assert.equal(warmUp(mod), 0);
 });
+
+test('relaxedSIMD() says whether the host runs the kernels with fused multiply-adds', { skip }, async () => {
+  const { relaxedSIMD } = await import('./host.mjs');
+  const { spawnSync } = await import('node:child_process');
+  const fmaPath = path.join(fs.mkdtempSync(path.join((await import('node:os')).tmpdir(), 'alibi-fma-')), 'kernels-fma.wasm');
+  const built = spawnSync(path.resolve(here, '../../../tools/wasmexec/build-kernels.sh'), [fmaPath], { encoding: 'utf8' });
+  assert.equal(built.status, 0, built.stderr);
+  // Node 20 runs relaxed SIMD only behind a flag: the probe agrees with
+  // whether the real module validates, with the flag and without it.
+  const probe = `import { relaxedSIMD } from ${JSON.stringify(path.join(here, 'host.mjs'))};
+    import fs from 'node:fs';
+    console.log(JSON.stringify([relaxedSIMD(), WebAssembly.validate(fs.readFileSync(${JSON.stringify(fmaPath)}))]));`;
+  for (const flags of [[], ['--experimental-wasm-relaxed-simd']]) {
+    const r = spawnSync(process.execPath, [...flags, '--input-type=module', '-e', probe], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const [probed, validates] = JSON.parse(r.stdout);
+    assert.equal(probed, validates, `flags ${flags}`);
+    if (flags.length) assert.equal(probed, true, 'with the flag Node 20 runs relaxed SIMD');
+  }
+  assert.equal(relaxedSIMD(), WebAssembly.validate(fs.readFileSync(fmaPath)));
+  // The plain kernels validate everywhere the fused ones do and more.
+  assert.equal(WebAssembly.validate(fs.readFileSync(wasmPath)), true);
+});

@@ -9,6 +9,16 @@
 ;; (tools/wasmexec/build-kernels.sh). Plain SIMD128 only (no relaxed SIMD), so
 ;; Node 20 and every current browser accept it without flags.
 ;;
+;; kernels-fma.wasm is the same module with fused multiply-adds: in every
+;; function whose (func ...) line ends with the marker `;; @fma`, each
+;; accumulation (f32x4.add (local.get $acc) (f32x4.mul A B)) becomes
+;; (f32x4.relaxed_madd A B (local.get $acc)) (relaxed SIMD; internal/watfma
+;; rewrites the text, wat2wasm --enable-relaxed-simd assembles it). Hosts that
+;; validate relaxed SIMD load it instead (host.mjs relaxedSIMD()). Only
+;; functions whose accumulators do not wait on each other's previous step are
+;; marked: there the fused op saves an instruction per multiply-add, where a
+;; single chain would wait on its longer latency instead.
+;;
 ;; Conventions: f32 matrices are row-major; "rows" x "cols" W means row r
 ;; starts at w + 4*r*cols. No kernel reads or writes outside the ranges its
 ;; arguments describe; lengths that are not multiples of the vector width are
@@ -101,7 +111,9 @@
   ;; matvec(dst, w, x, rows, cols): dst[r] = dot(w[r*cols:], x, cols).
   ;; W is cut into four quarters of q = rows/4 rows; pass i computes rows i,
   ;; q+i, 2q+i and 3q+i together, each x load shared by the four rows,
-  ;; 8 columns per step into 4 accumulators (then 4, then the scalar tail).
+  ;; 8 columns per step into 8 accumulators (columns 0-3 and 4-7 of each
+  ;; step apart, so no accumulator waits on its own previous step), then 4
+  ;; columns, then the scalar tail.
   ;; Each quarter is read strictly in order across the passes (row i+1
   ;; starts where row i ended), so W streams as 4 long sequential reads,
   ;; which the hardware prefetchers follow: from DRAM this reads 26-31 GB/s
@@ -110,16 +122,18 @@
   ;; every pass) and 5-8 GB/s for them with 256 columns (4 rows share a 4 KiB
   ;; page in a pattern the prefetcher does not follow). In cache it runs as
   ;; fast as consecutive rows. Leftover rows (rows%4) use dot.
-  ;; Measured in Node 20 (V8 11.3, Zen 4) against ~20 other variants: more
-  ;; accumulators or wider steps (4x8 columns with 8 accumulators, 8 rows,
-  ;; 3 rows, 2x16, 16 columns per step) make TurboFan spill and run 10-40%
-  ;; slower in cache; one row per pass (x reloaded) is 10-35% slower in cache
-  ;; and, beyond 2048 columns, also from DRAM.
-  (func $matvec (export "matvec") (param $dst i32) (param $w i32) (param $x i32) (param $rows i32) (param $cols i32)
+  ;; Measured in Node 20 (V8 11.3, Zen 4) against ~20 other variants: wider
+  ;; steps (8 rows, 3 rows, 2x16, 16 columns per step) make TurboFan spill
+  ;; and run 10-40% slower in cache; one row per pass (x reloaded) is 10-35%
+  ;; slower in cache and, beyond 2048 columns, also from DRAM. The 8
+  ;; accumulators are even with 4 in Chromium 156 (V8 15.6) with f32x4.mul
+  ;; and .add, and 17-19% faster in cache with relaxed_madd (kernels-fma.wasm,
+  ;; see @fma below), where 4 would wait on the fused add's latency.
+  (func $matvec (export "matvec") (param $dst i32) (param $w i32) (param $x i32) (param $rows i32) (param $cols i32) ;; @fma
     (local $q i32) (local $qb i32) (local $qd i32) (local $rb i32) (local $r i32) (local $d i32)
     (local $c8 i32) (local $c4 i32) (local $t i32) (local $xp i32) (local $xe i32) (local $xe4 i32)
     (local $w0 i32) (local $w1 i32) (local $w2 i32) (local $w3 i32)
-    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) (local $xv v128) (local $s v128)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) (local $b0 v128) (local $b1 v128) (local $b2 v128) (local $b3 v128) (local $xw v128) (local $xv v128) (local $s v128)
     (local.set $rb (i32.shl (local.get $cols) (i32.const 2)))
     (local.set $c8 (i32.shl (i32.and (local.get $cols) (i32.const -8)) (i32.const 2)))
     (local.set $c4 (i32.shl (i32.and (local.get $cols) (i32.const -4)) (i32.const 2)))
@@ -139,6 +153,10 @@
         (local.set $a1 (v128.const i32x4 0 0 0 0))
         (local.set $a2 (v128.const i32x4 0 0 0 0))
         (local.set $a3 (v128.const i32x4 0 0 0 0))
+        (local.set $b0 (v128.const i32x4 0 0 0 0))
+        (local.set $b1 (v128.const i32x4 0 0 0 0))
+        (local.set $b2 (v128.const i32x4 0 0 0 0))
+        (local.set $b3 (v128.const i32x4 0 0 0 0))
         (local.set $xp (local.get $x))
         (local.set $xe (i32.add (local.get $x) (local.get $c8)))
         (local.set $xe4 (i32.add (local.get $x) (local.get $c4)))
@@ -150,11 +168,11 @@
             (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (v128.load (local.get $w1)) (local.get $xv))))
             (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (v128.load (local.get $w2)) (local.get $xv))))
             (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (v128.load (local.get $w3)) (local.get $xv))))
-            (local.set $xv (v128.load offset=16 (local.get $xp)))
-            (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (v128.load offset=16 (local.get $w0)) (local.get $xv))))
-            (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (v128.load offset=16 (local.get $w1)) (local.get $xv))))
-            (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (v128.load offset=16 (local.get $w2)) (local.get $xv))))
-            (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (v128.load offset=16 (local.get $w3)) (local.get $xv))))
+            (local.set $xw (v128.load offset=16 (local.get $xp)))
+            (local.set $b0 (f32x4.add (local.get $b0) (f32x4.mul (v128.load offset=16 (local.get $w0)) (local.get $xw))))
+            (local.set $b1 (f32x4.add (local.get $b1) (f32x4.mul (v128.load offset=16 (local.get $w1)) (local.get $xw))))
+            (local.set $b2 (f32x4.add (local.get $b2) (f32x4.mul (v128.load offset=16 (local.get $w2)) (local.get $xw))))
+            (local.set $b3 (f32x4.add (local.get $b3) (f32x4.mul (v128.load offset=16 (local.get $w3)) (local.get $xw))))
             (local.set $xp (i32.add (local.get $xp) (i32.const 32)))
             (local.set $w0 (i32.add (local.get $w0) (i32.const 32)))
             (local.set $w1 (i32.add (local.get $w1) (i32.const 32)))
@@ -173,7 +191,8 @@
             (local.set $w1 (i32.add (local.get $w1) (i32.const 16)))
             (local.set $w2 (i32.add (local.get $w2) (i32.const 16)))
             (local.set $w3 (i32.add (local.get $w3) (i32.const 16)))))
-        (local.set $s (call $reduce4 (local.get $a0) (local.get $a1) (local.get $a2) (local.get $a3)))
+        (local.set $s (call $reduce4 (f32x4.add (local.get $a0) (local.get $b0)) (f32x4.add (local.get $a1) (local.get $b1))
+                                     (f32x4.add (local.get $a2) (local.get $b2)) (f32x4.add (local.get $a3) (local.get $b3))))
         (if (local.get $t)
           (then
             (local.set $s (f32x4.add (local.get $s)
@@ -254,7 +273,7 @@
   ;; per step, so each W load feeds two rows of X and each X load four rows
   ;; of W. (8 columns per step made TurboFan spill accumulators: ~10% slower.)
   ;; An odd last row of X goes through matvec.
-  (func $mm4 (param $dst i32) (param $ds i32) (param $x i32) (param $n i32) (param $w i32) (param $cols i32)
+  (func $mm4 (param $dst i32) (param $ds i32) (param $x i32) (param $n i32) (param $w i32) (param $cols i32) ;; @fma
     (local $cb i32) (local $c4 i32) (local $t i32) (local $i i32)
     (local $x0 i32) (local $x1 i32) (local $w0 i32) (local $w1 i32) (local $w2 i32) (local $w3 i32) (local $xe i32)
     (local $c00 v128) (local $c01 v128) (local $c02 v128) (local $c03 v128)

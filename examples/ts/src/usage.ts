@@ -30,7 +30,7 @@ export async function demo(out: HTMLElement, files: File[]): Promise<string> {
   const summary: Array<string | number | boolean | null> = [
     info.architecture, info.parameters, info.contextLength, info.trainingContext, info.layers, info.heads, info.hidden,
     info.vocab, info.quant, info.weightBytes, info.bos, info.eos, info.source, info.sourceKind, info.fileBytes,
-    info.estimatedBytes, info.simd, info.threads, info.threadsFallback ?? null, info.crossOriginIsolated, info.cached, info.runtime,
+    info.estimatedBytes, info.simd, info.fma, info.threads, info.threadsFallback ?? null, info.crossOriginIsolated, info.cached, info.runtime,
     info.generationDefaults.temperature ?? null, info.generationDefaults.topK ?? null,
     info.generationDefaults.topP ?? null, info.generationDefaults.repetitionPenalty ?? null,
     info.estimate ? info.estimate.load + info.estimate.estimate + info.estimate.limit : null,
@@ -85,7 +85,7 @@ export async function demo(out: HTMLElement, files: File[]): Promise<string> {
   const est = await storageEstimate();
   const quota: Array<number | boolean | null> = [est.usage, est.quota, est.persisted];
   const bench = await benchKernels({ simd: true, threads: 1, rows: 256, cols: 256, ms: 50, cold: false, baseURL: '/alibi/' });
-  const b: Array<number | boolean> = [bench.rows, bench.cols, bench.iters, bench.nsPerOp, bench.gflops, bench.simd, bench.simdBound, bench.threads, bench.cold];
+  const b: Array<number | boolean> = [bench.rows, bench.cols, bench.iters, bench.nsPerOp, bench.gflops, bench.simd, bench.simdBound, bench.fma, bench.threads, bench.cold];
 
   await model.dispose();
   controller.abort();

@@ -34,7 +34,7 @@ const Name = "alibi-wasm"
 // runtime then falls back to the pure-Go loops).
 var (
 	pkgRequired = []string{"alibi.js", "alibi.d.ts", "worker.js", "alibi.wasm", "wasm_exec.js"}
-	pkgOptional = []string{"kernels.wasm", "simd-host.mjs"}
+	pkgOptional = []string{"kernels.wasm", "kernels-fma.wasm", "simd-host.mjs"}
 )
 
 // pkgRef matches a quoted relative reference with an optional query string.
