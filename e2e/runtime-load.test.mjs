@@ -227,14 +227,20 @@ test('second load of a model fetches no weight bytes (web and HF sources)', asyn
   }
 });
 
+// countingWasm: a context whose requests for alibi.wasm are counted. A route
+// turns the HTTP cache off, so every alibi.wasm a worker does not take from
+// Cache Storage or from the page reaches it.
+async function countingWasm() {
+  const ctx = await browser.newContext();
+  const wasmHits = [];
+  await ctx.route(/\/alibi\.wasm(\?|$)/, (route) => { wasmHits.push(route.request().url()); route.continue(); });
+  return { ctx, wasmHits };
+}
+
 test('the engine module is kept uncompressed in Cache Storage and compiled from there', async (t) => {
   if (!need(t, !missing, missing)) return;
   const src = `/models/${FIXTURES[0]}/`;
-  const ctx = await browser.newContext();
-  // A route turns the HTTP cache off: every alibi.wasm the worker does not
-  // take from Cache Storage reaches the route.
-  const wasmHits = [];
-  await ctx.route(/\/alibi\.wasm(\?|$)/, (route) => { wasmHits.push(route.request().url()); route.continue(); });
+  const { ctx, wasmHits } = await countingWasm();
   const runtimeEntries = (p) => p.evaluate(async () => {
     const c = await caches.open('alibi-runtime-v1');
     const out = [];
@@ -303,6 +309,33 @@ test('the engine module is kept uncompressed in Cache Storage and compiled from 
   }
   await ctx.close();
   assert.deepEqual(entries.map((e) => [e.url, e.bytes]), [[version, served]], 'one good copy, the older build dropped');
+});
+
+test('a second load in the page reuses the compiled engine: no alibi.wasm request, same results', async (t) => {
+  if (!need(t, !missing, missing)) return;
+  const src = `/models/${FIXTURES[0]}/`;
+  const { ctx, wasmHits } = await countingWasm();
+  const page = await openPage(ctx, server.url + 'e2e.html');
+  // cache: false, so neither load can take the module from Cache Storage.
+  const r1 = await inPage(page, { src, ids: [1, 2], maxTokens: 4, options: { cache: false } });
+  assert.ok(r1.ok, r1.message);
+  assert.equal(wasmHits.length, 1, 'the first load fetches alibi.wasm');
+  // The first model is disposed (inPage does): the engine is kept for a while.
+  const r2 = await inPage(page, { src, ids: [1, 2], maxTokens: 4, options: { cache: false, quant: 'int8' } });
+  const r3 = await inPage(page, { src, ids: [1, 2], maxTokens: 4, options: { cache: false } });
+  assert.ok(r2.ok && r3.ok, r2.message || r3.message);
+  assert.equal(wasmHits.length, 1, `later loads compile nothing: ${wasmHits}`);
+  assert.deepEqual(r3.gen, r1.gen);
+  assert.deepEqual(r3.logits, r1.logits);
+  assert.equal(r3.info.simd, r1.info.simd);
+  assert.equal(r3.info.fma, r1.info.fma);
+  // A new page compiles again.
+  const p2 = await openPage(ctx, server.url + 'e2e.html');
+  const r4 = await inPage(p2, { src, ids: [1, 2], maxTokens: 4, options: { cache: false } });
+  await ctx.close();
+  assert.ok(r4.ok, r4.message);
+  assert.equal(wasmHits.length, 2);
+  assert.deepEqual(r4.logits, r1.logits);
 });
 
 test('weight pieces stream through the fetch helper, off the runtime worker thread', async (t) => {

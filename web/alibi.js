@@ -179,6 +179,35 @@ async function describeSource(source) {
   throw new AlibiError('format', `alibi: loadModel: cannot resolve source ${s}`);
 }
 
+// Compiled engines kept by this page: the Go module (and its kernels) a
+// worker compiled, handed to the next worker so a second load in the page
+// (another model, other options, a model loaded again after dispose) starts
+// without compiling: V8 shares the module's code, functions already
+// compiled and optimized included. Keyed by the worker's URL and thread
+// build; dropped KEEP_ENGINE_MS after the page's last model is disposed,
+// so a page done with models does not keep the code alive. Browsers only
+// (Node's workers start from files and compile quickly).
+const engines = new Map();
+const KEEP_ENGINE_MS = 120000;
+let liveModels = 0;
+let dropTimer = null;
+
+function engineKey(baseURL, threads) {
+  return `${workerURL(baseURL).href}|${threads > 1 ? 'mt' : '1'}`;
+}
+
+function modelOpened() {
+  liveModels++;
+  if (dropTimer !== null) { clearTimeout(dropTimer); dropTimer = null; }
+}
+
+function modelClosed() {
+  liveModels = Math.max(0, liveModels - 1);
+  if (liveModels === 0 && engines.size > 0 && dropTimer === null) {
+    dropTimer = setTimeout(() => { dropTimer = null; if (liveModels === 0) engines.clear(); }, KEEP_ENGINE_MS);
+  }
+}
+
 /**
  * Loads a model. source: URL of a web directory (manifest.json) or of an
  * HF-style directory (config.json, tokenizer.json, model.safetensors or
@@ -198,12 +227,17 @@ export async function loadModel(source, options = {}) {
     threads: rest.threads || 1,
   };
   let estimate = null;
-  const { promise } = rpc.start('load', { source: src, options: opts }, {
+  const key = engineKey(baseURL, opts.threads);
+  const engine = isNode ? null : engines.get(key);
+  modelOpened();
+  const { promise } = rpc.start('load', { source: src, options: opts, engine }, {
     onEvent: (ev, data) => {
       if (ev === 'progress' && onProgress) {
         try { onProgress(data); } catch { /* the listener's problem */ }
       } else if (ev === 'estimate') {
         estimate = data;
+      } else if (ev === 'engine' && !isNode && data && data.go instanceof WebAssembly.Module) {
+        engines.set(key, data);
       }
     },
   });
@@ -219,6 +253,7 @@ export async function loadModel(source, options = {}) {
   } catch (e) {
     // Terminating the worker frees its memory and stops its fetches; verified chunks stay cached.
     rpc.terminate(e instanceof AlibiError ? e : new AlibiError('aborted', String(e)));
+    modelClosed();
     throw e;
   } finally {
     if (signal && onAbort) signal.removeEventListener('abort', onAbort);
@@ -375,11 +410,15 @@ class Model {
 
   /** Frees the model and stops its worker. */
   async dispose() {
-    if (this._rpc.dead) return;
-    try {
-      await this._rpc.call('dispose');
-    } catch { /* terminating anyway */ }
+    if (this._closed) return;
+    this._closed = true;
+    if (!this._rpc.dead) {
+      try {
+        await this._rpc.call('dispose');
+      } catch { /* terminating anyway */ }
+    }
     this._rpc.terminate();
+    modelClosed();
   }
 }
 

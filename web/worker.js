@@ -138,13 +138,24 @@ async function compileKernelFile(host, plain, fma) {
   return { mod: await host.compileKernels(readAsset(plain)), fma: false };
 }
 
+// The page may hand over the modules an earlier worker compiled (alibi.js
+// keeps them): { go, kernels, fma }, the Go module and the kernel module
+// of the same build and thread mode.
+function givenGo(engine) {
+  return engine && engine.go instanceof WebAssembly.Module ? engine.go : null;
+}
+
+function givenKernels(engine) {
+  return engine && engine.kernels instanceof WebAssembly.Module ? { mod: engine.kernels, fma: !!engine.fma } : null;
+}
+
 // simdHost returns the `alibi_simd` imports: engine/kernels/simd/host.mjs
 // (copied next to this file by cmd/build-wasm) with kernels.wasm (or
 // kernels-fma.wasm), or, when either is missing, stubs whose available()
 // returns 0 so Go uses its pure-Go loops.
 // goModule may be a Promise: the kernels compile and warm up (V8 tiers
 // their code up) while the much larger Go module is still compiling.
-async function simdHost(goModule, { kernels = true } = {}) {
+async function simdHost(goModule, { kernels = true, engine = null } = {}) {
   let host = null;
   try {
     host = await import('./simd-host.mjs');
@@ -155,16 +166,18 @@ async function simdHost(goModule, { kernels = true } = {}) {
     const simd = host.simdImports();
     let mod = null;
     let fma = false;
+    // A module an earlier worker ran is already optimized: no warm-up.
+    const given = kernels ? givenKernels(engine) : null;
     if (kernels) {
       try {
-        ({ mod, fma } = await compileKernelFile(host,
+        ({ mod, fma } = given || await compileKernelFile(host,
           new URL('./kernels.wasm', import.meta.url), new URL('./kernels-fma.wasm', import.meta.url)));
-        if (mod) host.warmUp(mod);
+        if (mod && !given) host.warmUp(mod);
       } catch {
         mod = null;
       }
     }
-    return { importObject: simd.importObject, bind: (inst) => simd.bind(inst, mod, { warmUp: true }), fma: !!mod && fma };
+    return { importObject: simd.importObject, bind: (inst) => simd.bind(inst, mod, { warmUp: !given }), fma: !!mod && fma, kernels: mod };
   }
   const stub = {};
   for (const imp of WebAssembly.Module.imports(await goModule)) {
@@ -184,7 +197,7 @@ let booted = null;
 // context cannot share memory (a page that is not cross-origin isolated) or
 // a file is missing; the reason goes to threadsReason.
 let threadsReason = '';
-async function threadedHost(threads, cache) {
+async function threadedHost(threads, cache, engine) {
   let T;
   try {
     T = await import('./simd-threads.mjs');
@@ -200,8 +213,8 @@ async function threadedHost(threads, cache) {
   let goModule, kernels, fma;
   try {
     [goModule, { mod: kernels, fma }] = await Promise.all([
-      compileGo(new URL('./alibi-mt.wasm', import.meta.url), { cache }),
-      compileKernelFile(host, new URL('./kernels-mt.wasm', import.meta.url), new URL('./kernels-mt-fma.wasm', import.meta.url)),
+      givenGo(engine) || compileGo(new URL('./alibi-mt.wasm', import.meta.url), { cache }),
+      givenKernels(engine) || compileKernelFile(host, new URL('./kernels-mt.wasm', import.meta.url), new URL('./kernels-mt-fma.wasm', import.meta.url)),
     ]);
   } catch (e) {
     threadsReason = `the kernel-threads build is not served (${e && e.message})`;
@@ -236,16 +249,17 @@ async function threadedHost(threads, cache) {
   T.patchForSharedMemory(globalThis);
   const simd = host.simdImports();
   return {
-    goModule, pool, fma,
+    goModule, pool, fma, kernels,
     importObject: { alibi_simd: T.threadedImports(simd.imports, pool), env: { memory } },
-    bind: (inst) => simd.bind(inst, kernels, { warmUp: true }),
+    bind: (inst) => simd.bind(inst, kernels, { warmUp: !givenKernels(engine) }),
   };
 }
 
 async function boot(opts) {
   const wanted = Math.max(1, Math.min(16, Math.floor(opts.threads || 1)));
-  const mtP = wanted > 1 && opts.kernels !== false ? threadedHost(wanted, !!opts.cache) : null;
-  let goP = mtP ? null : compileGo(new URL('./alibi.wasm', import.meta.url), { cache: !!opts.cache });
+  const mtP = wanted > 1 && opts.kernels !== false ? threadedHost(wanted, !!opts.cache, opts.engine) : null;
+  const given = mtP ? null : givenGo(opts.engine);
+  let goP = mtP ? null : given ? Promise.resolve(given) : compileGo(new URL('./alibi.wasm', import.meta.url), { cache: !!opts.cache });
   if (goP) goP.catch(() => {}); // awaited below
   // Everything else the engine needs is requested now too: the Go module's
   // compile keeps this thread busy in bursts, and a step started after it
@@ -257,7 +271,7 @@ async function boot(opts) {
   const mt = mtP ? await mtP : null;
   if (!mt && !goP) {
     goP = compileGo(new URL('./alibi.wasm', import.meta.url), { cache: !!opts.cache }); // kernel threads fell back
-    simdP = simdHost(goP, opts);
+    simdP = simdHost(goP, { ...opts, engine: null });
   }
   const simd = mt || await simdP;
   const goModule = mt ? mt.goModule : await goP;
@@ -275,7 +289,10 @@ async function boot(opts) {
   if (ns.protocol !== PROTOCOL) {
     throw new AlibiError('unsupported', `alibi: alibi.wasm speaks protocol ${ns.protocol}, worker.js ${PROTOCOL}: files from different builds are mixed`);
   }
-  return { ns, instance, simd: !!simdBound, fma: !!simdBound && !!simd.fma, threads, threadsReason: wanted > 1 && !mt ? threadsReason : '' };
+  return {
+    ns, instance, simd: !!simdBound, fma: !!simdBound && !!simd.fma, threads, threadsReason: wanted > 1 && !mt ? threadsReason : '',
+    modules: { go: goModule, kernels: simd.kernels || null, fma: !!simd.fma },
+  };
 }
 
 function ensureBooted(opts) {
@@ -332,8 +349,16 @@ const ops = {
     const o = msg.options || {};
     // The engine boots (wasm compile, Go start) while the small files of the
     // source (config, tokenizer, safetensors header) download.
-    const booting = ensureBooted({ kernels: o.simd !== false, threads: o.threads, cache: o.cache !== false });
+    const booting = ensureBooted({ kernels: o.simd !== false, threads: o.threads, cache: o.cache !== false, engine: msg.engine });
     booting.catch(() => {}); // awaited below; a failure must not go unhandled meanwhile
+    // The compiled modules go to the page for the next worker (alibi.js).
+    booting.then((rt) => {
+      if (!isNode && o.simd !== false) {
+        try {
+          emit('engine', rt.modules);
+        } catch { /* a host that cannot post modules compiles each time */ }
+      }
+    }, () => {});
     if (modelID) {
       await booting;
       throw new AlibiError('format', 'alibi: this worker already holds a model');

@@ -445,6 +445,46 @@ async function loadWllama(m, type, threads) {
   });
 }
 
+// freshPageLoads: each runtime loads the model once more from its cache in
+// a new tab (a new document, as for a returning visitor), once both
+// runtimes' models of the pair are gone: nothing compiled stays from the
+// loads above (ours hands its compiled engine from one load to the next only
+// within a page). Returns the milliseconds of each load.
+async function freshPageLoads(m, quant, type, threads) {
+  const inNewPage = async (fn, arg) => {
+    const p = await context.newPage();
+    try {
+      await p.goto(server.url + 'bench.html');
+      await p.waitForFunction(() => window.benchReady === true);
+      return await p.evaluate(fn, arg);
+    } finally {
+      await p.close();
+    }
+  };
+  const ours = await inNewPage(async ({ src, opts }) => {
+    const t0 = performance.now();
+    const model = await window.alibi.loadModel(src, opts);
+    const ms = performance.now() - t0;
+    const cached = !!model.info.cached;
+    await model.dispose();
+    return { ms, cached };
+  }, { src: `/hf/${m.name}/`, opts: { quant, contextLength: CTX, cache: true, threads } });
+  const url = m.shards[type].map((f) => new URL(`gguf/${m.name}/${path.basename(f)}`, server.url).href);
+  const wl = await inNewPage(async ({ url, ctx, threads }) => {
+    const paths = { 'single-thread/wllama.wasm': '/wllama/single-thread/wllama.wasm' };
+    if (threads > 1) paths['multi-thread/wllama.wasm'] = '/wllama/multi-thread/wllama.wasm';
+    const w = new window.Wllama(paths, { suppressNativeLog: true, parallelDownloads: 3 });
+    const t0 = performance.now();
+    await w.loadModelFromUrl(url, {
+      n_ctx: ctx, n_batch: ctx, n_threads: threads, seed: 1, cache_type_k: 'f32', cache_type_v: 'f32', flash_attn: false,
+    });
+    const ms = performance.now() - t0;
+    await w.exit();
+    return { ms };
+  }, { url, ctx: CTX, threads }).catch((e) => ({ error: String(e.message || e).split('\n')[0] }));
+  return { ours, wllama: wl };
+}
+
 // genWllama: decode(prompt), then sample + decode per token, greedy; the
 // same work as our generate loop (the first token's sampling counts in the
 // prefill, as in ours).
@@ -535,6 +575,11 @@ try {
       }
       ours.wasmBytes = await disposeOurs();
       if (!wl.error || wl.runs) await exitWllama().catch(() => {});
+      log(`${tag}: loading each from its cache in a new page ...`);
+      const fresh = await freshPageLoads(m, quant, type, threads);
+      ours.newPageLoadMs = fresh.ours.ms;
+      ours.newPageFromCache = fresh.ours.cached;
+      if (!wl.error && !fresh.wllama.error) wl.newPageLoadMs = fresh.wllama.ms;
       if (wl.error) {
         await page.reload();
         await page.waitForFunction(() => window.benchReady === true);
