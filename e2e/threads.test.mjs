@@ -114,4 +114,10 @@ test('threads: 2 on a page that is not cross-origin isolated falls back to one t
   assert.equal(r.info.threads, 1);
   assert.match(r.info.threadsFallback, /cross-origin isolated/);
   assert.equal(r.gen.length, 12);
+  // Again in the same page: the fallback's compiled engine is handed over.
+  const again = await run(page, `${plain.url}models/${MID}/`, { threads: 2 });
+  assert.ok(again.ok, again.message);
+  assert.equal(again.info.threads, 1);
+  assert.deepEqual(again.logits, r.logits);
+  assert.deepEqual(again.gen, r.gen);
 });

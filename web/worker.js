@@ -139,14 +139,15 @@ async function compileKernelFile(host, plain, fma) {
 }
 
 // The page may hand over the modules an earlier worker compiled (alibi.js
-// keeps them): { go, kernels, fma }, the Go module and the kernel module
-// of the same build and thread mode.
-function givenGo(engine) {
-  return engine && engine.go instanceof WebAssembly.Module ? engine.go : null;
+// keeps them): { go, kernels, fma, mt }, the Go module and the kernel
+// module of the same build, for kernel threads (mt: alibi-mt.wasm and
+// kernels-mt.wasm) or not. Each path takes only modules of its own kind.
+function givenGo(engine, mt) {
+  return engine && !!engine.mt === mt && engine.go instanceof WebAssembly.Module ? engine.go : null;
 }
 
-function givenKernels(engine) {
-  return engine && engine.kernels instanceof WebAssembly.Module ? { mod: engine.kernels, fma: !!engine.fma } : null;
+function givenKernels(engine, mt) {
+  return engine && !!engine.mt === mt && engine.kernels instanceof WebAssembly.Module ? { mod: engine.kernels, fma: !!engine.fma } : null;
 }
 
 // simdHost returns the `alibi_simd` imports: engine/kernels/simd/host.mjs
@@ -167,7 +168,7 @@ async function simdHost(goModule, { kernels = true, engine = null } = {}) {
     let mod = null;
     let fma = false;
     // A module an earlier worker ran is already optimized: no warm-up.
-    const given = kernels ? givenKernels(engine) : null;
+    const given = kernels ? givenKernels(engine, false) : null;
     if (kernels) {
       try {
         ({ mod, fma } = given || await compileKernelFile(host,
@@ -213,8 +214,8 @@ async function threadedHost(threads, cache, engine) {
   let goModule, kernels, fma;
   try {
     [goModule, { mod: kernels, fma }] = await Promise.all([
-      givenGo(engine) || compileGo(new URL('./alibi-mt.wasm', import.meta.url), { cache }),
-      givenKernels(engine) || compileKernelFile(host, new URL('./kernels-mt.wasm', import.meta.url), new URL('./kernels-mt-fma.wasm', import.meta.url)),
+      givenGo(engine, true) || compileGo(new URL('./alibi-mt.wasm', import.meta.url), { cache }),
+      givenKernels(engine, true) || compileKernelFile(host, new URL('./kernels-mt.wasm', import.meta.url), new URL('./kernels-mt-fma.wasm', import.meta.url)),
     ]);
   } catch (e) {
     threadsReason = `the kernel-threads build is not served (${e && e.message})`;
@@ -251,15 +252,18 @@ async function threadedHost(threads, cache, engine) {
   return {
     goModule, pool, fma, kernels,
     importObject: { alibi_simd: T.threadedImports(simd.imports, pool), env: { memory } },
-    bind: (inst) => simd.bind(inst, kernels, { warmUp: !givenKernels(engine) }),
+    bind: (inst) => simd.bind(inst, kernels, { warmUp: !givenKernels(engine, true) }),
   };
 }
 
 async function boot(opts) {
   const wanted = Math.max(1, Math.min(16, Math.floor(opts.threads || 1)));
   const mtP = wanted > 1 && opts.kernels !== false ? threadedHost(wanted, !!opts.cache, opts.engine) : null;
-  const given = mtP ? null : givenGo(opts.engine);
-  let goP = mtP ? null : given ? Promise.resolve(given) : compileGo(new URL('./alibi.wasm', import.meta.url), { cache: !!opts.cache });
+  const compile = () => {
+    const given = givenGo(opts.engine, false);
+    return given ? Promise.resolve(given) : compileGo(new URL('./alibi.wasm', import.meta.url), { cache: !!opts.cache });
+  };
+  let goP = mtP ? null : compile();
   if (goP) goP.catch(() => {}); // awaited below
   // Everything else the engine needs is requested now too: the Go module's
   // compile keeps this thread busy in bursts, and a step started after it
@@ -270,8 +274,8 @@ async function boot(opts) {
   const go = new globalThis.Go();
   const mt = mtP ? await mtP : null;
   if (!mt && !goP) {
-    goP = compileGo(new URL('./alibi.wasm', import.meta.url), { cache: !!opts.cache }); // kernel threads fell back
-    simdP = simdHost(goP, { ...opts, engine: null });
+    goP = compile(); // kernel threads fell back
+    simdP = simdHost(goP, opts);
   }
   const simd = mt || await simdP;
   const goModule = mt ? mt.goModule : await goP;
@@ -291,7 +295,7 @@ async function boot(opts) {
   }
   return {
     ns, instance, simd: !!simdBound, fma: !!simdBound && !!simd.fma, threads, threadsReason: wanted > 1 && !mt ? threadsReason : '',
-    modules: { go: goModule, kernels: simd.kernels || null, fma: !!simd.fma },
+    modules: { go: goModule, kernels: simd.kernels || null, fma: !!simd.fma, mt: !!mt },
   };
 }
 
