@@ -98,10 +98,12 @@ type Runtime struct {
 // it finds almost nothing to free, yet the heap growing from a few MB to
 // the model's size starts one cycle after another (in the browser, 50-80 ms
 // of a 0.3 s load of an 8 MB model from the cache went to collections and
-// their assists). A soft memory limit of what the runtime held before plus
-// the loads' estimates plus loadGCSlack still lets the collector run should
-// a load make more garbage than that (a large tokenizer.json, the f32
-// staging of transposed matrices).
+// their assists). A soft memory limit (what the runtime held before, plus
+// 1.5 times the loads' estimates, plus loadGCSlack) still lets the
+// collector run should a load make much more garbage than expected (the f32
+// staging of transposed matrices), without making it collect over and over
+// should an estimate be low. SetTokenizer collects once, before the weights
+// are allocated.
 type gcPause struct {
 	mu          sync.Mutex
 	n           int   // open loads (of every Runtime: the settings are the process's)
