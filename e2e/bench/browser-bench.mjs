@@ -345,37 +345,62 @@ async function bandwidth() {
   });
 }
 
-// ours: a first-visit load (caches cleared), loads from Cache Storage, and
-// a warm-up generation; the model stays loaded (window.cur) for the timed
-// generations, which alternate with wllama's (genOurs/genWllama): on a
-// shared machine, paired runs keep the ratio honest when the load changes.
+// The in-page loads (functions for page.evaluate): each runtime's model
+// stays loaded, ours in window.cur, wllama's in window.curW. With first,
+// the runtime's model cache is cleared before: ours (records and small files
+// in Cache Storage, weight chunks in the private file system; the runtime's
+// own copy of its wasm, alibi-runtime-v1, stays, as wllama's wasm stays in
+// the HTTP cache: a first visit of a model, not of the runtime), or wllama's
+// OPFS cache. wllama: n_ctx ctx, f32 KV cache; the single-thread build, or
+// with threads > 1 the multi-thread build (it needs the page to be
+// cross-origin isolated).
+async function oursLoadInPage({ src, opts, first }) {
+  if (first) {
+    await caches.delete('alibi-models-v1');
+    await (await navigator.storage.getDirectory()).removeEntry('alibi-models-v1', { recursive: true }).catch(() => {});
+  }
+  const t0 = performance.now();
+  const model = await window.alibi.loadModel(src, opts);
+  const ms = performance.now() - t0;
+  window.cur = model;
+  return { ms, cached: !!model.info.cached, weightBytes: model.info.weightBytes, simd: model.info.simd, threads: model.info.threads,
+    threadsFallback: model.info.threadsFallback };
+}
+
+async function wllamaLoadInPage({ url, first, ctx, threads }) {
+  const paths = { 'single-thread/wllama.wasm': '/wllama/single-thread/wllama.wasm' };
+  if (threads > 1) paths['multi-thread/wllama.wasm'] = '/wllama/multi-thread/wllama.wasm';
+  const w = new window.Wllama(paths, { suppressNativeLog: true, parallelDownloads: 3 });
+  if (first) await w.cacheManager.clear();
+  const t0 = performance.now();
+  await w.loadModelFromUrl(url, {
+    n_ctx: ctx, n_batch: ctx, n_threads: threads, seed: 1, cache_type_k: 'f32', cache_type_v: 'f32', flash_attn: false,
+  });
+  const ms = performance.now() - t0;
+  window.curW = w;
+  return { ms, threads: w.getNumThreads(), multi: w.isMultithread() };
+}
+
+const oursArgs = (m, quant, threads, first) => ({ src: `/hf/${m.name}/`, opts: { quant, contextLength: CTX, cache: true, threads }, first });
+const wllamaArgs = (m, type, threads, first) => ({
+  url: m.shards[type].map((f) => new URL(`gguf/${m.name}/${path.basename(f)}`, server.url).href), first, ctx: CTX, threads,
+});
+const disposeIn = (p) => p.evaluate(async () => { await window.cur.dispose(); window.cur = null; });
+const exitIn = (p) => p.evaluate(async () => { await window.curW.exit(); window.curW = null; });
+
+// ours: a first-visit load (model cache cleared), loads from that cache,
+// and a warm-up generation; the model stays loaded (window.cur) for the
+// timed generations, which alternate with wllama's (genOurs/genWllama): on
+// a shared machine, paired runs keep the ratio honest when the load changes.
 async function loadOurs(m, quant, threads) {
-  const src = `/hf/${m.name}/`;
-  const opts = { quant, contextLength: CTX, cache: true, threads };
-  const load = async (first) => page.evaluate(async ({ src, opts, first }) => {
-    if (first) {
-      // Our model cache: records and small files in Cache Storage, weight
-      // chunks in the private file system. The runtime's own cache of its
-      // wasm (alibi-runtime-v1) stays, as wllama's wasm stays in the HTTP
-      // cache: a first visit of a model, not of the runtime.
-      await caches.delete('alibi-models-v1');
-      await (await navigator.storage.getDirectory()).removeEntry('alibi-models-v1', { recursive: true }).catch(() => {});
-    }
-    const t0 = performance.now();
-    const model = await window.alibi.loadModel(src, opts);
-    const ms = performance.now() - t0;
-    window.cur = model;
-    return { ms, cached: !!model.info.cached, weightBytes: model.info.weightBytes, simd: model.info.simd, threads: model.info.threads,
-      threadsFallback: model.info.threadsFallback };
-  }, { src, opts, first });
-  const dispose = () => page.evaluate(async () => { await window.cur.dispose(); window.cur = null; });
+  const load = (first) => page.evaluate(oursLoadInPage, oursArgs(m, quant, threads, first));
   return withRSS(async () => {
     const first = await load(true);
-    await dispose();
+    await disposeIn(page);
     const cachedLoads = [];
     for (let i = 0; i < LOAD_RUNS; i++) {
       cachedLoads.push(await load(false));
-      if (i < LOAD_RUNS - 1) await dispose();
+      if (i < LOAD_RUNS - 1) await disposeIn(page);
     }
     await genOurs(prompts(m.config.vocab_size)[0], 8); // warm-up
     return {
@@ -411,31 +436,15 @@ async function disposeOurs() {
 
 // wllama: a first-visit load (its OPFS cache cleared), loads from that
 // cache and a warm-up generation; the model stays loaded (window.curW).
-// n_ctx CTX, f32 KV cache; the single-thread build, or with threads > 1 the
-// multi-thread build (it needs the page to be cross-origin isolated).
 async function loadWllama(m, type, threads) {
-  const url = m.shards[type].map((f) => new URL(`gguf/${m.name}/${path.basename(f)}`, server.url).href);
-  const load = async (first) => page.evaluate(async ({ url, first, ctx, threads }) => {
-    const paths = { 'single-thread/wllama.wasm': '/wllama/single-thread/wllama.wasm' };
-    if (threads > 1) paths['multi-thread/wllama.wasm'] = '/wllama/multi-thread/wllama.wasm';
-    const w = new window.Wllama(paths, { suppressNativeLog: true, parallelDownloads: 3 });
-    if (first) await w.cacheManager.clear();
-    const t0 = performance.now();
-    await w.loadModelFromUrl(url, {
-      n_ctx: ctx, n_batch: ctx, n_threads: threads, seed: 1, cache_type_k: 'f32', cache_type_v: 'f32', flash_attn: false,
-    });
-    const ms = performance.now() - t0;
-    window.curW = w;
-    return { ms, threads: w.getNumThreads(), multi: w.isMultithread() };
-  }, { url, first, ctx: CTX, threads });
-  const exit = () => page.evaluate(async () => { await window.curW.exit(); window.curW = null; });
+  const load = (first) => page.evaluate(wllamaLoadInPage, wllamaArgs(m, type, threads, first));
   return withRSS(async () => {
     const first = await load(true);
-    await exit();
+    await exitIn(page);
     const cachedLoads = [];
     for (let i = 0; i < LOAD_RUNS; i++) {
       cachedLoads.push(await load(false));
-      if (i < LOAD_RUNS - 1) await exit();
+      if (i < LOAD_RUNS - 1) await exitIn(page);
     }
     await genWllama(prompts(m.config.vocab_size)[0], 8); // warm-up
     return {
@@ -451,37 +460,26 @@ async function loadWllama(m, type, threads) {
 // loads above (ours hands its compiled engine from one load to the next only
 // within a page). Returns the milliseconds of each load.
 async function freshPageLoads(m, quant, type, threads) {
-  const inNewPage = async (fn, arg) => {
+  const inNewPage = async (run) => {
     const p = await context.newPage();
     try {
       await p.goto(server.url + 'bench.html');
       await p.waitForFunction(() => window.benchReady === true);
-      return await p.evaluate(fn, arg);
+      return await run(p);
     } finally {
       await p.close();
     }
   };
-  const ours = await inNewPage(async ({ src, opts }) => {
-    const t0 = performance.now();
-    const model = await window.alibi.loadModel(src, opts);
-    const ms = performance.now() - t0;
-    const cached = !!model.info.cached;
-    await model.dispose();
-    return { ms, cached };
-  }, { src: `/hf/${m.name}/`, opts: { quant, contextLength: CTX, cache: true, threads } });
-  const url = m.shards[type].map((f) => new URL(`gguf/${m.name}/${path.basename(f)}`, server.url).href);
-  const wl = await inNewPage(async ({ url, ctx, threads }) => {
-    const paths = { 'single-thread/wllama.wasm': '/wllama/single-thread/wllama.wasm' };
-    if (threads > 1) paths['multi-thread/wllama.wasm'] = '/wllama/multi-thread/wllama.wasm';
-    const w = new window.Wllama(paths, { suppressNativeLog: true, parallelDownloads: 3 });
-    const t0 = performance.now();
-    await w.loadModelFromUrl(url, {
-      n_ctx: ctx, n_batch: ctx, n_threads: threads, seed: 1, cache_type_k: 'f32', cache_type_v: 'f32', flash_attn: false,
-    });
-    const ms = performance.now() - t0;
-    await w.exit();
-    return { ms };
-  }, { url, ctx: CTX, threads }).catch((e) => ({ error: String(e.message || e).split('\n')[0] }));
+  const ours = await inNewPage(async (p) => {
+    const r = await p.evaluate(oursLoadInPage, oursArgs(m, quant, threads, false));
+    await disposeIn(p);
+    return r;
+  });
+  const wl = await inNewPage(async (p) => {
+    const r = await p.evaluate(wllamaLoadInPage, wllamaArgs(m, type, threads, false));
+    await exitIn(p);
+    return r;
+  }).catch((e) => ({ error: String(e.message || e).split('\n')[0] }));
   return { ours, wllama: wl };
 }
 
@@ -508,10 +506,6 @@ async function genWllama(prompt, tokens) {
       prefillMs: t1 - t0, decodeMs: t2 - t1,
     };
   }, { prompt, steps: tokens });
-}
-
-async function exitWllama() {
-  await page.evaluate(async () => { await window.curW.exit(); window.curW = null; });
 }
 
 // ggufTensorBytes: the weight bytes a GGUF holds (file size minus header);
@@ -574,7 +568,7 @@ try {
         }
       }
       ours.wasmBytes = await disposeOurs();
-      if (!wl.error || wl.runs) await exitWllama().catch(() => {});
+      if (!wl.error || wl.runs) await exitIn(page).catch(() => {});
       log(`${tag}: loading each from its cache in a new page ...`);
       const fresh = await freshPageLoads(m, quant, type, threads);
       ours.newPageLoadMs = fresh.ours.ms;
