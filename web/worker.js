@@ -61,7 +61,7 @@ async function readAsset(url) {
 // when streamed from the HTTP cache, whose body is gunzipped on every
 // read, and in ~25 ms when streamed from Cache Storage: the difference is
 // most of what a load from the cache waits for before Go starts.
-export const RUNTIME_CACHE = 'alibi-runtime-v1';
+const RUNTIME_CACHE = 'alibi-runtime-v1';
 
 async function compileGo(url, { cache = false } = {}) {
   if (cache && !isNode && globalThis.caches && WebAssembly.compileStreaming && url.searchParams.has('v')) {
@@ -93,8 +93,8 @@ async function compileCached(url) {
       await c.delete(url.href).catch(() => {});
     }
   }
-  const res = await fetch(url);
-  if (!res.ok || !(res.headers.get('content-type') || '').startsWith('application/wasm')) {
+  const res = await readAsset(url);
+  if (!(res.headers.get('content-type') || '').startsWith('application/wasm')) {
     res.body?.cancel().catch(() => {});
     throw new Error(`${url.href}: not a wasm response`);
   }
@@ -211,11 +211,12 @@ async function threadedHost(threads, cache, engine) {
     return null;
   }
   const host = await import('./simd-host.mjs');
+  const givenK = givenKernels(engine, true); // already optimized: no warm-up
   let goModule, kernels, fma;
   try {
     [goModule, { mod: kernels, fma }] = await Promise.all([
       givenGo(engine, true) || compileGo(new URL('./alibi-mt.wasm', import.meta.url), { cache }),
-      givenKernels(engine, true) || compileKernelFile(host, new URL('./kernels-mt.wasm', import.meta.url), new URL('./kernels-mt-fma.wasm', import.meta.url)),
+      givenK || compileKernelFile(host, new URL('./kernels-mt.wasm', import.meta.url), new URL('./kernels-mt-fma.wasm', import.meta.url)),
     ]);
   } catch (e) {
     threadsReason = `the kernel-threads build is not served (${e && e.message})`;
@@ -252,7 +253,7 @@ async function threadedHost(threads, cache, engine) {
   return {
     goModule, pool, fma, kernels,
     importObject: { alibi_simd: T.threadedImports(simd.imports, pool), env: { memory } },
-    bind: (inst) => simd.bind(inst, kernels, { warmUp: !givenKernels(engine, true) }),
+    bind: (inst) => simd.bind(inst, kernels, { warmUp: !givenK }),
   };
 }
 

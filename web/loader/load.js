@@ -325,9 +325,7 @@ export async function runLoad(plan, engine, {
 } = {}) {
   throwIfAborted(signal);
   const configText = new TextDecoder().decode(plan.config);
-  let begin = null;
   const accepted = Promise.resolve().then(() => engine.beginLoad(configText, { quant, contextLength, memoryLimit })).then((b) => {
-    begin = b;
     if (onEstimate) onEstimate(b);
     return b;
   });
@@ -452,7 +450,7 @@ export async function runLoad(plan, engine, {
       if (first) {
         // The engine hashes the whole file only when no chunk hash covers its bytes.
         const hash = !!file.sha256 && file.pieces.some((p) => !p.sha256);
-        fid = await engine.openFile(begin.load, file.name, file.size, hash);
+        fid = await engine.openFile((await accepted).load, file.name, file.size, hash);
       }
       const t = now();
       await engine.write(fid, bytes);
@@ -467,7 +465,7 @@ export async function runLoad(plan, engine, {
 
     const pipeline = runPipeline(items, { concurrency, fetch: fetchPiece, consume, signal, onHeld });
     pipeline.catch(() => {}); // awaited below
-    await accepted;
+    const begin = await accepted;
     const record = useCache ? {
       url: plan.key, name: plan.name, architecture: begin.architecture, bytes: plan.totalBytes, complete: false,
       date: new Date().toISOString(), small: [...plan.small],
@@ -489,7 +487,7 @@ export async function runLoad(plan, engine, {
     return { ...done, estimate: begin.estimate, limit: begin.limit, cached: cacheOK };
   } catch (e) {
     // The engine's load (if it began) is dropped with what it holds.
-    const b = begin || (await accepted.catch(() => null));
+    const b = await accepted.catch(() => null);
     if (b) await Promise.resolve(engine.abortLoad(b.load)).catch(() => {});
     progress.close();
     if (signal && signal.aborted) throw abortError(signal);
