@@ -352,15 +352,12 @@ func (r *Runtime) CloseFile(fid int, wantSHA256 string) (string, error) {
 
 // Finish builds the model of a load and returns the model's handle.
 func (r *Runtime) Finish(id int) (int, engine.Info, error) {
-	l, err := r.getLoad(id)
-	if err != nil {
-		return 0, engine.Info{}, err
-	}
+	// Taken out under the lock: of two Finish calls, one gets the load.
 	r.mu.Lock()
-	_, open := r.loads[id]
+	l, ok := r.loads[id]
 	delete(r.loads, id)
 	r.mu.Unlock()
-	if !open {
+	if !ok {
 		return 0, engine.Info{}, fmt.Errorf("wasm: load %d: %w", id, errNotFound)
 	}
 	defer loadGC.resume(l.est)
