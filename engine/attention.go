@@ -44,6 +44,14 @@ func (s *Session) attention(li, pos0, n int, hooked bool) {
 	scale := s.m.attnScale
 	kc, vc := s.k[li], s.v[li]
 	last := pos0 + n - 1
+	sc := s.scores[:scoresLen(s.ctxLen)]
+	if n == 1 && !hooked && last+1 <= len(sc) {
+		// A decode step within one score block: all heads in one kernel
+		// call (which kernel threads split by heads), the same arithmetic
+		// as attendHead's below.
+		kernels.AttendHeads(s.att[:h], s.qkv[:h], kc, vc, s.scores, s.m.slopes, H, d, last+1, s.ctxLen*d, scale)
+		return
+	}
 	for hh := 0; hh < H; hh++ {
 		slope := s.m.slopes[hh]
 		base := hh * s.ctxLen * d
@@ -53,7 +61,7 @@ func (s *Session) attention(li, pos0, n int, hooked bool) {
 			k := kc[base : base+(p+1)*d] // (p+1, d) keys of this head up to p
 			v := vc[base : base+(p+1)*d] // (p+1, d) values
 			q := s.qkv[i*3*h+hh*d : i*3*h+(hh+1)*d]
-			mx, sum = attendHead(s.att[i*h+hh*d:i*h+(hh+1)*d], q, k, v, slope, scale, s.scores)
+			mx, sum = attendHead(s.att[i*h+hh*d:i*h+(hh+1)*d], q, k, v, slope, scale, sc)
 		}
 		if hooked {
 			q := s.qkv[(n-1)*3*h+hh*d : (n-1)*3*h+(hh+1)*d]

@@ -229,8 +229,9 @@ func (s *Session) attendKeyBias(out, q, k, v []float32, hh int, scale float32) (
 	p := len(k)/d - 1
 	clear(out)
 	mx = float32(math.Inf(-1))
-	for j0 := 0; j0 <= p; j0 += len(s.scores) {
-		j1 := min(j0+len(s.scores), p+1)
+	blk := scoresLen(s.ctxLen)
+	for j0 := 0; j0 <= p; j0 += blk {
+		j1 := min(j0+blk, p+1)
 		sc := s.scores[:j1-j0]
 		kernels.MatVec(sc, k[j0*d:j1*d], q)
 		bmx := float32(math.Inf(-1))

@@ -69,6 +69,10 @@ const attnBlock = 1024
 // scoresLen is the length of a session's score block.
 func scoresLen(ctxLen int) int { return min(attnBlock, ctxLen) }
 
+// attendParts is how many kernel threads can share a decode step's
+// attention (kernels.AttendHeads): each scores into its own block.
+const attendParts = 4
+
 // EstimateMemory returns the bytes a model with cfg needs when loaded with
 // opts: weights, one session's KV cache and scratch, and the loader's
 // staging. Call it before downloading anything.
@@ -117,7 +121,7 @@ func sessionBytes(cfg *Config, ctxLen int) int64 {
 		ff *= 2 // the gate branch
 	}
 	scratch := rows * (h + h + 3*h + h + ff + h) * 4 // chunk activations
-	return kv + scratch + v*4 + int64(scoresLen(ctxLen))*4 + int64(ctxLen)*8
+	return kv + scratch + v*4 + int64(attendParts*scoresLen(ctxLen))*4 + int64(ctxLen)*8
 }
 
 // loaderBytes is the loader's staging: a conversion buffer and one row per

@@ -27,7 +27,7 @@ type Session struct {
 	ff     []float32 // (rows, ff) MLP hidden (ff = Config.ffWidth)
 	ffGate []float32 // (rows, ff) SwiGLU gate; nil for other activations
 	proj   []float32 // (rows, h) projection output
-	scores []float32 // (scoresLen) scores of one key block
+	scores []float32 // (attendParts*scoresLen) score blocks: attendHead uses the first
 
 	// Attention tiles of a prefill chunk (see attendBlock).
 
@@ -62,7 +62,7 @@ func (m *Model) NewSession() *Session {
 		att:    make([]float32, rows*h),
 		ff:     make([]float32, rows*c.ffWidth()),
 		proj:   make([]float32, rows*h),
-		scores: make([]float32, scoresLen(m.ctxLen)),
+		scores: make([]float32, attendParts*scoresLen(m.ctxLen)),
 		logits: make([]float32, c.VocabSize),
 	}
 	if c.Activation == actSwiGLU {

@@ -146,9 +146,11 @@ class RPC {
     if (!this.dead) this.port.post({ op: 'ack', target, consumed });
   }
 
+  // Returns what the port's terminate returns: in Node a promise of the
+  // thread's end (see dispose).
   terminate(reason) {
     this.fail(reason || new AlibiError('aborted', 'alibi: the model was disposed'));
-    this.port.terminate();
+    return this.port.terminate();
   }
 }
 
@@ -417,7 +419,11 @@ class Model {
         await this._rpc.call('dispose');
       } catch { /* terminating anyway */ }
     }
-    this._rpc.terminate();
+    // In Node, wait for the worker thread to stop: a script that ends
+    // right after dispose() otherwise tears the process down while V8 may
+    // still be finishing the worker's wasm (a rare SIGSEGV at exit in Node
+    // 20 after correct output, seen once in CI).
+    await Promise.resolve(this._rpc.terminate()).catch(() => {});
     modelClosed();
   }
 }

@@ -21,6 +21,9 @@ func alibiScores(dst, k, q []float32, scale, slope float32, off int) float32 {
 	return alibiScoresGo(dst, k, q, scale, slope, off)
 }
 func axpy(dst []float32, a float32, x []float32) { axpyGo(dst, a, x) }
+func attendHeads(out, q, k, v, sc, slopes []float32, nh, d, npos, hstride int, scale float32) {
+	attendHeadsGo(out, q, k, v, sc, slopes, nh, d, npos, hstride, scale)
+}
 func matMul(dst, x, w []float32, n, rows, cols int) {
 	matMulGo(dst, x, w, n, rows, cols)
 }

@@ -39,6 +39,9 @@ func simdExpShift(x unsafe.Pointer, n int32, m float32) float32
 //go:wasmimport alibi_simd alibi_scores
 func simdALiBiScores(dst, k, q unsafe.Pointer, rows, cols int32, scale, slope float32, off int32) float32
 
+//go:wasmimport alibi_simd attend_heads
+func simdAttendHeads(out, q, k, v, sc unsafe.Pointer, nh, d, npos, hstride int32, scale float32, slopes unsafe.Pointer, sclen int32)
+
 //go:wasmimport alibi_simd matvec_q8
 func simdMatVecQ8(dst, w, scales, x unsafe.Pointer, rows, cols, block int32, scratch unsafe.Pointer)
 
@@ -55,7 +58,7 @@ func simdF16ToF32(dst, src unsafe.Pointer, n int32)
 func simdQuantizeQ8F16(q, scales, src unsafe.Pointer, nb int32)
 
 // abiVersion must equal kernels.wat's version() and host.mjs's ABI_VERSION.
-const abiVersion = 3
+const abiVersion = 4
 
 // haveSIMD is decided once, while the package's variables initialize (before
 // any init function of an importing package can run a kernel).
@@ -159,6 +162,14 @@ func geluTanh(x []float32) {
 		return
 	}
 	simdGELUTanh(ptr(x), int32(len(x)))
+}
+
+func attendHeads(out, q, k, v, sc, slopes []float32, nh, d, npos, hstride int, scale float32) {
+	if !useSIMD || d == 0 {
+		attendHeadsGo(out, q, k, v, sc, slopes, nh, d, npos, hstride, scale)
+		return
+	}
+	simdAttendHeads(ptr(out), ptr(q), ptr(k), ptr(v), ptr(sc), int32(nh), int32(d), int32(npos), int32(hstride), scale, ptr(slopes), int32(len(sc)))
 }
 
 func expShift(x []float32, m float32) float32 {

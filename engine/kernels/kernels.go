@@ -149,6 +149,48 @@ func ALiBiScores(dst, k, q []float32, scale, slope float32, off int) float32 {
 	return alibiScores(dst, k, q, scale, slope, off)
 }
 
+// AttendHeads runs one decode step's ALiBi attention for nh heads of
+// width d over npos cached positions. Head h has its query at
+// q[h*d:(h+1)*d], its keys and values as npos rows of d at
+// k[h*hstride:] and v[h*hstride:], and its slope at slopes[h]; its output
+// goes to out[h*d:(h+1)*d]:
+//
+//	mx := ALiBiScores(sc[:npos], k_h, q_h, scale, slopes[h], 1-npos) // -Inf unless larger
+//	sum := ExpShift(sc[:npos], mx)
+//	clear(out_h); MatVecTAdd(out_h, v_h, sc[:npos]); Scale(out_h, 1/sum)
+//
+// bit for bit. sc is scratch of at least npos floats; with kernel threads
+// each thread that takes heads uses its own npos floats of it, so more
+// scratch lets more threads share the call.
+func AttendHeads(out, q, k, v, sc, slopes []float32, nh, d, npos, hstride int, scale float32) {
+	if nh <= 0 || npos <= 0 {
+		return
+	}
+	mustLen("AttendHeads out", len(out), nh*d)
+	mustLen("AttendHeads q", len(q), nh*d)
+	mustLen("AttendHeads slopes", len(slopes), nh)
+	if hstride < npos*d || len(k) < (nh-1)*hstride+npos*d || len(v) < (nh-1)*hstride+npos*d || len(sc) < npos {
+		panic("kernels: AttendHeads: keys, values or scratch too short")
+	}
+	attendHeads(out, q, k, v, sc, slopes, nh, d, npos, hstride, scale)
+}
+
+func attendHeadsGo(out, q, k, v, sc, slopes []float32, nh, d, npos, hstride int, scale float32) {
+	s := sc[:npos]
+	for h := 0; h < nh; h++ {
+		kh, vh := k[h*hstride:h*hstride+npos*d], v[h*hstride:h*hstride+npos*d]
+		oh := out[h*d : (h+1)*d]
+		mx := alibiScores(s, kh, q[h*d:(h+1)*d], scale, slopes[h], 1-npos)
+		if !(mx > float32(math.Inf(-1))) {
+			mx = float32(math.Inf(-1))
+		}
+		sum := expShift(s, mx)
+		clear(oh)
+		matVecTAdd(oh, vh, s)
+		Scale(oh, 1/sum)
+	}
+}
+
 // Axpy computes dst += a*x.
 //
 //	for i := range dst { dst[i] += a * x[i] }

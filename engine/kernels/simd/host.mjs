@@ -42,13 +42,13 @@
 export const MODULE = 'alibi_simd';
 
 /** ABI version: kernels.wat `version()` and engine/kernels must agree. */
-export const ABI_VERSION = 3;
+export const ABI_VERSION = 4;
 
 /** Functions kernels.wasm must export (Go imports each of them). */
 export const KERNELS = Object.freeze([
   'available', 'version', 'dot', 'matvec', 'matmul', 'axpy', 'matvec_q8', 'matmul_q8',
   'matvec_t', 'gelu_tanh', 'exp_shift', 'alibi_scores', 'quantize_q8', 'f16_to_f32',
-  'quantize_q8_f16',
+  'quantize_q8_f16', 'attend_heads',
 ]);
 
 function unbound() {
@@ -81,6 +81,8 @@ export function simdImports() {
     quantize_q8: (q, s, w, nb) => k.quantize_q8(q, s, w, nb),
     f16_to_f32: (dst, src, n) => k.f16_to_f32(dst, src, n),
     quantize_q8_f16: (q, s, h, nb) => k.quantize_q8_f16(q, s, h, nb),
+    attend_heads: (out, q, kk, v, sc, nh, d, npos, hstride, scale, slopes, sclen) =>
+      k.attend_heads(out, q, kk, v, sc, nh, d, npos, hstride, scale, slopes, sclen),
   };
   return {
     imports,
@@ -148,6 +150,7 @@ export function warmUp(module) {
     K.quantize_q8(w, s, x, 8);
     K.f16_to_f32(dst, x, 250);
     K.quantize_q8_f16(w, s, x, 8);
+    K.attend_heads(dst, x, w, w + 4096, scr, 2, 16, 60, 64 * 16, 0.125, s, 64);
   }
   return Date.now() - t0;
 }

@@ -32,7 +32,7 @@
 
   ;; version() -> ABI version of this module; Go checks it at init.
   (func (export "version") (result i32)
-    (i32.const 3))
+    (i32.const 4))
 
   ;; ---------------------------------------------------------------------
   ;; helpers
@@ -739,7 +739,7 @@
   ;; Other widths: passes over 32 columns at a time keep 8 accumulators in
   ;; registers while all rows stream by; then 4-column passes, then scalar
   ;; columns.
-  (func (export "matvec_t") (param $dst i32) (param $w i32) (param $x i32) (param $rows i32) (param $cols i32)
+  (func $matvec_t (export "matvec_t") (param $dst i32) (param $w i32) (param $x i32) (param $rows i32) (param $cols i32)
     (local $cb i32) (local $c i32) (local $dp i32) (local $wp i32) (local $xp i32) (local $xe i32)
     (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) (local $a4 v128) (local $a5 v128) (local $a6 v128) (local $a7 v128) (local $xv v128) (local $sc f32)
     (local $c0 v128) (local $c1 v128) (local $c2 v128) (local $c3 v128) (local $c4 v128) (local $c5 v128) (local $c6 v128) (local $c7 v128) (local $c8 v128) (local $c9 v128) (local $c10 v128) (local $c11 v128) (local $c12 v128) (local $c13 v128) (local $c14 v128) (local $c15 v128)
@@ -936,7 +936,7 @@
 
   ;; exp_shift(x, n, m) -> sum: x[i] = e^(x[i]-m) in place; returns the f32
   ;; sum of the new values (a softmax numerator and normaliser).
-  (func (export "exp_shift") (param $x i32) (param $n i32) (param $m f32) (result f32)
+  (func $exp_shift (export "exp_shift") (param $x i32) (param $n i32) (param $m f32) (result f32)
     (local $e4 i32) (local $end i32) (local $mv v128) (local $v v128) (local $s v128) (local $t f32) (local $sum f32)
     (local.set $mv (f32x4.splat (local.get $m)))
     (local.set $e4 (i32.add (local.get $x) (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2))))
@@ -1086,7 +1086,7 @@
   ;; (a block of ALiBi attention scores: off = j0 - p, so the bias is
   ;; -slope*(p - j)); returns the maximum of dst (-Inf when rows == 0).
   ;; matvec, then one pass over dst (in L1) for the bias and the maximum.
-  (func (export "alibi_scores") (param $dst i32) (param $k i32) (param $q i32) (param $rows i32) (param $cols i32)
+  (func $alibi_scores (export "alibi_scores") (param $dst i32) (param $k i32) (param $q i32) (param $rows i32) (param $cols i32)
       (param $scale f32) (param $slope f32) (param $off i32) (result f32)
     (local $p i32) (local $e4 i32) (local $end i32) (local $sv v128) (local $lv v128) (local $jv v128)
     (local $m v128) (local $v v128) (local $t f32) (local $mx f32)
@@ -1123,6 +1123,60 @@
         (local.set $p (i32.add (local.get $p) (i32.const 4)))
         (br_if $l1 (i32.lt_u (local.get $p) (local.get $end)))))
     (local.get $mx))
+
+  ;; attend_heads(out, q, k, v, sc, nh, d, npos, hstride, scale, slopes, sclen):
+  ;; one decode step's ALiBi attention for nh heads of width d over npos
+  ;; cached positions, head h's query at q+4hd, keys and values at k, v +
+  ;; 4h*hstride ((npos, d) rows), slope at slopes+4h, output at out+4hd.
+  ;; Per head, exactly kernels.AttendHeads' sequence: alibi_scores into sc
+  ;; (the bias -slope*(npos-1-j)), exp_shift by the maximum (-Inf unless
+  ;; that is larger), out = 0, matvec_t, out *= 1/sum. sclen (floats in sc)
+  ;; must cover npos; kernel threads give each thread its own npos floats.
+  ;; One call per layer instead of four per head, and the unit kernel
+  ;; threads split (by heads).
+  (func (export "attend_heads") (param $out i32) (param $q i32) (param $k i32) (param $v i32) (param $sc i32)
+      (param $nh i32) (param $d i32) (param $npos i32) (param $hstride i32) (param $scale f32) (param $slopes i32)
+      (param $sclen i32)
+    (local $hb i32) (local $db i32) (local $e i32) (local $p i32) (local $mx f32) (local $inv f32) (local $iv v128)
+    (if (i32.or (i32.le_s (local.get $nh) (i32.const 0)) (i32.le_s (local.get $npos) (i32.const 0))) (then (return)))
+    (if (i32.gt_s (local.get $npos) (local.get $sclen)) (then (unreachable)))
+    (local.set $hb (i32.shl (local.get $hstride) (i32.const 2)))
+    (local.set $db (i32.shl (local.get $d) (i32.const 2)))
+    (loop $h
+      (local.set $mx (call $alibi_scores (local.get $sc) (local.get $k) (local.get $q) (local.get $npos) (local.get $d)
+        (local.get $scale) (f32.load (local.get $slopes)) (i32.sub (i32.const 1) (local.get $npos))))
+      ;; the online softmax's start: the maximum is -Inf unless the block's is larger
+      (local.set $mx (select (local.get $mx) (f32.const -inf) (f32.gt (local.get $mx) (f32.const -inf))))
+      (local.set $inv (f32.div (f32.const 1)
+        (call $exp_shift (local.get $sc) (local.get $npos) (local.get $mx))))
+      (local.set $e (i32.add (local.get $out) (local.get $db)))
+      (local.set $p (local.get $out))
+      (loop $z
+        (f32.store (local.get $p) (f32.const 0))
+        (local.set $p (i32.add (local.get $p) (i32.const 4)))
+        (br_if $z (i32.lt_u (local.get $p) (local.get $e))))
+      (call $matvec_t (local.get $out) (local.get $v) (local.get $sc) (local.get $npos) (local.get $d))
+      (local.set $iv (f32x4.splat (local.get $inv)))
+      (local.set $p (local.get $out))
+      (block $s4
+        (loop $l4
+          (br_if $s4 (i32.gt_u (i32.add (local.get $p) (i32.const 16)) (local.get $e)))
+          (v128.store (local.get $p) (f32x4.mul (v128.load (local.get $p)) (local.get $iv)))
+          (local.set $p (i32.add (local.get $p) (i32.const 16)))
+          (br $l4)))
+      (block $s1
+        (loop $l1
+          (br_if $s1 (i32.ge_u (local.get $p) (local.get $e)))
+          (f32.store (local.get $p) (f32.mul (f32.load (local.get $p)) (local.get $inv)))
+          (local.set $p (i32.add (local.get $p) (i32.const 4)))
+          (br $l1)))
+      (local.set $out (local.get $e))
+      (local.set $q (i32.add (local.get $q) (local.get $db)))
+      (local.set $k (i32.add (local.get $k) (local.get $hb)))
+      (local.set $v (i32.add (local.get $v) (local.get $hb)))
+      (local.set $slopes (i32.add (local.get $slopes) (i32.const 4)))
+      (local.set $nh (i32.sub (local.get $nh) (i32.const 1)))
+      (br_if $h (i32.gt_s (local.get $nh) (i32.const 0)))))
 
   ;; ---------------------------------------------------------------------
   ;; loading: F16 -> f32 and int8 quantization (the loader's inner loops)

@@ -10,7 +10,7 @@
 // simd-threads.mjs): the protocol constants below are threads.mjs's, which
 // threads.test.mjs checks.
 
-export const OPS = Object.freeze({ matvec: 1, matmul: 2, matvec_q8: 3, matmul_q8: 4 });
+export const OPS = Object.freeze({ matvec: 1, matmul: 2, matvec_q8: 3, matmul_q8: 4, attend_heads: 5 });
 export const SEQ = 0, DONE = 1, ERR = 2, OP = 3, ARGS = 4;
 const SPIN = 1 << 14; // as threads.mjs: spin a little before sleeping
 
@@ -23,6 +23,7 @@ function serve({ module, memory, ctrl }, reply) {
     return;
   }
   const c = new Int32Array(ctrl);
+  const f = new Float32Array(ctrl); // f32 arguments, as their bits
   let seen = Atomics.load(c, SEQ); // before the reply: the first job may follow it at once
   reply({ ready: true });
   for (;;) {
@@ -38,6 +39,9 @@ function serve({ module, memory, ctrl }, reply) {
         case OPS.matmul: K.matmul(c[a], c[a + 1], c[a + 2], c[a + 3], c[a + 4], c[a + 5]); break;
         case OPS.matvec_q8: K.matvec_q8(c[a], c[a + 1], c[a + 2], c[a + 3], c[a + 4], c[a + 5], c[a + 6], c[a + 7]); break;
         case OPS.matmul_q8: K.matmul_q8(c[a], c[a + 1], c[a + 2], c[a + 3], c[a + 4], c[a + 5], c[a + 6], c[a + 7], c[a + 8]); break;
+        case OPS.attend_heads:
+          K.attend_heads(c[a], c[a + 1], c[a + 2], c[a + 3], c[a + 4], c[a + 5], c[a + 6], c[a + 7], c[a + 8], f[a + 9], c[a + 10], c[a + 11]);
+          break;
         default: c[ERR] = -1;
       }
     } catch {

@@ -27,7 +27,7 @@
 export const LIMITS_SECTION = 'alibi.shared_memory';
 
 /** Kernels that are split across threads, and their op codes in thread.mjs. */
-export const OPS = Object.freeze({ matvec: 1, matmul: 2, matvec_q8: 3, matmul_q8: 4 });
+export const OPS = Object.freeze({ matvec: 1, matmul: 2, matvec_q8: 3, matmul_q8: 4, attend_heads: 5 });
 
 // Control block (Int32Array over a SharedArrayBuffer), one per helper:
 // [SEQ] bumped by the caller for each job, [DONE] set to SEQ by the helper
@@ -43,6 +43,10 @@ const ALIGN = 16;
 // hand-off a few; smaller ones (a 4M-parameter model's) ran slower split.
 const MIN_MATVEC = 1 << 20;
 const MIN_MATMUL = 1 << 17;
+// attend_heads is split by heads when it reads at least this many key
+// floats (nh*npos*d; bloom-560m at 300 positions: 307200 per layer, about
+// 80 us of one thread's decode step).
+const MIN_ATTEND = 1 << 16;
 // Spins before sleeping on Atomics.wait: a decode step issues a kernel call
 // every few hundred microseconds, and waking a sleeping thread costs tens.
 const SPIN = 1 << 14;
@@ -164,14 +168,18 @@ export async function startPool({ module, memory, threads, spawn, timeoutMs = 10
   };
 }
 
-function post(h, op, args) {
+function post(h, op, args, floats) {
   const c = h.ctrl;
   c[OP] = op;
   for (let i = 0; i < args.length; i++) c[ARGS + i] = args[i];
+  // f32 arguments travel as their bits, at their index in args
+  if (floats) for (const [i, x] of floats) { F32[0] = x; c[ARGS + i] = I32[0]; }
   h.seq = (h.seq + 1) | 0;
   Atomics.store(c, SEQ, h.seq);
   Atomics.notify(c, SEQ);
 }
+
+const F32 = new Float32Array(1), I32 = new Int32Array(F32.buffer);
 
 function wait(h) {
   const c = h.ctrl;
@@ -188,8 +196,8 @@ function wait(h) {
 
 /**
  * Returns a copy of imports (host.mjs simdImports().imports) whose large
- * matvec, matmul, matvec_q8 and matmul_q8 calls are shared with the pool's
- * helpers. Other kernels run as before.
+ * matvec, matmul, matvec_q8, matmul_q8 and attend_heads calls are shared
+ * with the pool's helpers. Other kernels run as before.
  * @param {Record<string, Function>} imports
  * @param {{ threads: number, helpers: any[] }} pool
  * @param {{ minMatVec?: number, minMatMul?: number }} [opts] the smallest
@@ -230,5 +238,24 @@ export function threadedImports(imports, pool, { minMatVec = MIN_MATVEC, minMatM
   // scratch holds 68*(cols/32) bytes per token; each part gets its tokens' slice.
   out.matmul_q8 = (dst, x, w, s, n, rows, cols, block, scratch) => split('matmul_q8', n, minMatMul, n * rows * cols,
     (t, k) => [dst + t * rows * 4, x + t * cols * 4, w, s, k, rows, cols, block, scratch + t * 68 * (cols >> 5)]);
+  // Heads split (no alignment needed: each head's work is independent and
+  // the same kernel code either way); each part scores into its own npos
+  // floats of sc, so sclen bounds the parts.
+  out.attend_heads = (o, q, k, v, sc, nh, d, npos, hstride, scale, slopes, sclen) => {
+    const p = Math.min(parts, nh, Math.floor(sclen / Math.max(1, npos)));
+    if (p < 2 || nh * npos * d < MIN_ATTEND) return imports.attend_heads(o, q, k, v, sc, nh, d, npos, hstride, scale, slopes, sclen);
+    const b = [0];
+    for (let i = 1; i < p; i++) b.push(Math.floor((nh * i) / p));
+    b.push(nh);
+    const args = (i) => {
+      const h0 = b[i], n = b[i + 1] - b[i];
+      return [o + h0 * d * 4, q + h0 * d * 4, k + h0 * hstride * 4, v + h0 * hstride * 4, sc + i * npos * 4,
+        n, d, npos, hstride, scale, slopes + h0 * 4, npos];
+    };
+    for (let i = 1; i < p; i++) post(hs[i - 1], OPS.attend_heads, args(i), [[9, scale]]);
+    imports.attend_heads(...args(0));
+    for (let i = 1; i < p; i++) wait(hs[i - 1]);
+    return undefined;
+  };
   return out;
 }
