@@ -37,7 +37,10 @@ func (s *Session) storeKV(li, pos0, n int) {
 // running maximum, normaliser and output are rescaled when the maximum
 // grows, so no n×n matrix is ever formed. Each query (a decode step, or
 // each row of a prefill chunk, over its own causal prefix of the cache)
-// runs attendHead: three kernel calls per block of attnBlock keys.
+// runs attendHead: three kernel calls per block of attnBlock keys. A decode
+// step (one query, no hook) within one block makes one kernels.AttendHeads
+// call for all heads instead, the same arithmetic, which kernel threads
+// split by heads.
 func (s *Session) attention(li, pos0, n int, hooked bool) {
 	h, H := s.m.cfg.HiddenSize, s.m.cfg.NHead
 	d := h / H

@@ -29,8 +29,6 @@ type Session struct {
 	proj   []float32 // (rows, h) projection output
 	scores []float32 // (attendParts*scoresLen) score blocks: attendHead uses the first
 
-	// Attention tiles of a prefill chunk (see attendBlock).
-
 	logits      []float32 // (V) logits of the last position
 	logitsValid bool      // logits hold the last position's logits
 	one         [1]int    // Step's id, without allocating
