@@ -104,6 +104,15 @@ type Runtime struct {
 // staging of transposed matrices), without making it collect over and over
 // should an estimate be low. SetTokenizer collects once, before the weights
 // are allocated.
+//
+// After a finished load the collector stays off until the program has
+// allocated loadGCSlack more (a soft memory limit) or collects for another
+// reason; the settings come back after that first collection. Restored at
+// once, the GC percentage would measure from the heap marked before the
+// load, a few MB, and start a cycle over the whole new model at the next
+// allocation: Finish answering (17-30 ms of a returning visitor's 0.35 s
+// load of the bundled model in Chromium, run by V8's baseline compiler).
+// An aborted or failed load restores them at once: its memory is garbage.
 type gcPause struct {
 	mu          sync.Mutex
 	n           int   // open loads (of every Runtime: the settings are the process's)
@@ -111,6 +120,8 @@ type gcPause struct {
 	base        int64 // memory the runtime held when the first one began
 	prevPercent int
 	prevLimit   int64
+	deferred    bool // a finished load left the collector off until its next cycle
+	gen         int  // counts deferrals, so a stale notice of a cycle does nothing
 }
 
 // loadGCSlack is the garbage a load may leave before the collector runs.
@@ -118,16 +129,27 @@ const loadGCSlack = 64 << 20
 
 var loadGC gcPause
 
+// held is the memory the Go runtime holds from the host.
+func held() int64 {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return int64(ms.Sys - ms.HeapReleased)
+}
+
 // pause is called when a load begins.
 func (g *gcPause) pause(est int64) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.n == 0 {
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
-		g.base = int64(ms.Sys - ms.HeapReleased)
-		g.prevPercent = debug.SetGCPercent(-1)
-		g.prevLimit = debug.SetMemoryLimit(-1)
+		g.base = held()
+		if g.deferred {
+			// The settings from before the last load are still the ones to
+			// restore: the collector is off already.
+			g.deferred = false
+		} else {
+			g.prevPercent = debug.SetGCPercent(-1)
+			g.prevLimit = debug.SetMemoryLimit(-1)
+		}
 	}
 	g.n++
 	g.bytes += est
@@ -138,8 +160,8 @@ func (g *gcPause) setLimit() {
 	debug.SetMemoryLimit(min(g.prevLimit, g.base+g.bytes+g.bytes/2+loadGCSlack))
 }
 
-// resume is called when a load ends (finished or aborted).
-func (g *gcPause) resume(est int64) {
+// resume is called when a load ends: finished (the model stays) or not.
+func (g *gcPause) resume(est int64, finished bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.n == 0 {
@@ -151,6 +173,36 @@ func (g *gcPause) resume(est int64) {
 		g.setLimit()
 		return
 	}
+	if !finished {
+		g.restore()
+		return
+	}
+	g.deferred = true
+	g.gen++
+	debug.SetMemoryLimit(min(g.prevLimit, held()+loadGCSlack))
+	// The sentinel becomes unreachable now; its cleanup runs after the next
+	// collection. It holds a pointer so it is not batched into a tiny block
+	// (whose cleanups may never run).
+	s := &gcSentinel{}
+	runtime.AddCleanup(s, g.collected, g.gen)
+}
+
+type gcSentinel struct {
+	_ *int
+	_ [16]byte
+}
+
+// collected runs after the first collection that follows a finished load.
+func (g *gcPause) collected(gen int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.deferred && g.gen == gen && g.n == 0 {
+		g.restore()
+	}
+}
+
+func (g *gcPause) restore() {
+	g.deferred = false
 	debug.SetMemoryLimit(g.prevLimit)
 	debug.SetGCPercent(g.prevPercent)
 }
@@ -369,7 +421,8 @@ func (r *Runtime) Finish(id int) (int, engine.Info, error) {
 	if !ok {
 		return 0, engine.Info{}, fmt.Errorf("wasm: load %d: %w", id, errNotFound)
 	}
-	defer loadGC.resume(l.est)
+	finished := false
+	defer func() { loadGC.resume(l.est, finished) }()
 	if l.tok == nil {
 		return 0, engine.Info{}, fmt.Errorf("wasm: load %d: no tokenizer.json: %w", id, engine.ErrFormat)
 	}
@@ -382,6 +435,7 @@ func (r *Runtime) Finish(id int) (int, engine.Info, error) {
 	defer r.mu.Unlock()
 	mid := r.newID()
 	r.models[mid] = md
+	finished = true
 	return mid, md.info, nil
 }
 
@@ -392,7 +446,7 @@ func (r *Runtime) AbortLoad(id int) {
 	delete(r.loads, id)
 	var open []*fileWriter
 	if ok {
-		loadGC.resume(l.est)
+		loadGC.resume(l.est, false)
 		for fid := range l.files {
 			open = append(open, r.files[fid])
 			delete(r.files, fid)

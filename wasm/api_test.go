@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"testing"
 	"time"
@@ -439,7 +440,24 @@ func gcPercent() int {
 	return p
 }
 
+// settleGC runs the collection an earlier test's finished load waits for.
+func settleGC(t *testing.T) {
+	t.Helper()
+	for i := 0; i < 200; i++ {
+		loadGC.mu.Lock()
+		waiting := loadGC.deferred
+		loadGC.mu.Unlock()
+		if !waiting {
+			return
+		}
+		runtime.GC()
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatal("the collector stays off after a collection")
+}
+
 func TestLoadPausesGC(t *testing.T) {
+	settleGC(t)
 	before, limit := gcPercent(), debug.SetMemoryLimit(-1)
 	rt := NewRuntime()
 	cfg := readFixture(t, "config.json")
@@ -469,17 +487,70 @@ func TestLoadPausesGC(t *testing.T) {
 	if p, l := gcPercent(), debug.SetMemoryLimit(-1); p != before || l != limit {
 		t.Fatalf("after the loads: GC percent %d, limit %d; want %d, %d", p, l, before, limit)
 	}
-	// A finished load restores them too.
+	// A finished load leaves the collector off until its next cycle, which
+	// runs once loadGCSlack more is allocated: no cycle at Finish.
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	cycles := ms.NumGC
 	rt2, _ := loadSplit(t, 1<<20, LoadRequest{})
 	_ = rt2
-	if p := gcPercent(); p != before {
-		t.Fatalf("after a finished load: GC percent %d, want %d", p, before)
+	runtime.ReadMemStats(&ms)
+	if p := gcPercent(); p != -1 || ms.NumGC != cycles {
+		t.Fatalf("after a finished load: GC percent %d and %d cycles, want -1 and none", p, ms.NumGC-cycles)
+	}
+	if l := debug.SetMemoryLimit(-1); l >= limit {
+		t.Fatalf("after a finished load: memory limit %d, want a limit below %d", l, limit)
 	}
 	// Finishing an unknown or finished load changes nothing.
 	if _, _, err := rt.Finish(b); err == nil {
 		t.Fatal("Finish of a finished load succeeded")
 	}
-	if p := gcPercent(); p != before {
-		t.Fatalf("after a second Finish: GC percent %d, want %d", p, before)
+	if p := gcPercent(); p != -1 {
+		t.Fatalf("after a second Finish: GC percent %d, want -1", p)
 	}
+	// Garbage past the limit (the memory held at Finish, which may include
+	// free pages, plus the slack) starts a cycle; after it the settings are back.
+	runtime.ReadMemStats(&ms)
+	cycles = ms.NumGC
+	for i := 0; ms.NumGC == cycles; i++ {
+		if i > int(held()+loadGCSlack)>>20 {
+			t.Fatalf("no collection after %d MB of garbage", i)
+		}
+		sink = make([]byte, 1<<20)
+		if i%8 == 0 {
+			runtime.ReadMemStats(&ms)
+		}
+	}
+	sink = nil
+	waitRestored(t, before, limit)
+	// A load that begins while the collector waits, and is aborted, restores
+	// the settings of before the first load.
+	rt3, _ := loadSplit(t, 1<<20, LoadRequest{})
+	_ = rt3
+	if p := gcPercent(); p != -1 {
+		t.Fatalf("after a finished load: GC percent %d, want -1", p)
+	}
+	c, _, err := rt.BeginLoad(cfg, LoadRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt.AbortLoad(c)
+	if p, l := gcPercent(), debug.SetMemoryLimit(-1); p != before || l != limit {
+		t.Fatalf("after an aborted load: GC percent %d, limit %d; want %d, %d", p, l, before, limit)
+	}
+}
+
+var sink []byte
+
+// waitRestored waits for the cleanup that runs after the first collection
+// following a finished load (cleanups run in their own goroutine).
+func waitRestored(t *testing.T, percent int, limit int64) {
+	t.Helper()
+	for i := 0; i < 200; i++ {
+		if p, l := gcPercent(), debug.SetMemoryLimit(-1); p == percent && l == limit {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("GC percent %d, limit %d after a collection; want %d, %d", gcPercent(), debug.SetMemoryLimit(-1), percent, limit)
 }
