@@ -157,10 +157,16 @@ export async function resolvePlan(source, { cache = null, signal, pieceSize = 0 
   get('config.json');
   get('tokenizer.json');
   get('generation_config.json', true);
+  // Whether the cache holds this whole model (its config was accepted
+  // before): then an HF checkpoint's safetensors headers are read now, not
+  // after the engine accepted the config (planHF).
+  const known = cache && fx.cacheable && cache.record
+    ? cache.record(key).then((r) => !!(r && r.complete), () => false)
+    : Promise.resolve(false);
   const manifestBytes = await manifest;
   const plan = manifestBytes
     ? await planWeb(fx, key, parseManifest(manifestBytes), get, small)
-    : await planHF(fx, key, get, opt, small, pieceSize);
+    : await planHF(fx, key, get, opt, small, pieceSize, known);
   plan.puts = puts;
   return plan;
 }
@@ -234,11 +240,8 @@ async function readPrefix(fx, name, { cache, signal, small, puts }) {
   }
 }
 
-async function planHF(fx, key, get, opt, small, pieceSize) {
-  const [config, tokenizer, index, generationBytes] = await Promise.all([
-    get('config.json'), get('tokenizer.json'), get('model.safetensors.index.json', true), get('generation_config.json', true),
-  ]);
-  const generation = generationDefaults(generationBytes);
+async function planHF(fx, key, get, opt, small, pieceSize, known) {
+  const index = await get('model.safetensors.index.json', true);
   let names = ['model.safetensors'];
   if (index) {
     const idx = json(index, 'model.safetensors.index.json');
@@ -247,7 +250,10 @@ async function planHF(fx, key, get, opt, small, pieceSize) {
   }
   // The weight files are described only once the engine accepted the
   // config (runLoad calls resolveFiles after beginLoad): an unsupported or
-  // too large model costs no request to a safetensors file.
+  // too large model costs no request to a safetensors file. A model the
+  // cache holds whole was accepted before: its headers are read at once
+  // (plan.early), while the engine boots; a returning visitor's load then
+  // waits for none of these requests after the engine started.
   const resolveFiles = async () => {
     const files = [];
     for (const name of names) {
@@ -272,7 +278,13 @@ async function planHF(fx, key, get, opt, small, pieceSize) {
     }
     return files;
   };
-  return { kind: 'hf', key, fx, config, tokenizer, index, generation, files: null, resolveFiles, small, totalBytes: 0, name: nameOf(key) };
+  const early = known.then((k) => (k ? resolveFiles() : null));
+  early.catch(() => {}); // awaited by runLoad
+  const [config, tokenizer, generationBytes] = await Promise.all([
+    get('config.json'), get('tokenizer.json'), get('generation_config.json', true),
+  ]);
+  const generation = generationDefaults(generationBytes);
+  return { kind: 'hf', key, fx, config, tokenizer, index, generation, files: null, early, resolveFiles, small, totalBytes: 0, name: nameOf(key) };
 }
 
 // storageFits reports whether the origin's free storage quota can hold
@@ -334,9 +346,12 @@ export async function runLoad(plan, engine, {
   let cacheOK = !!useCache;
   try {
     if (!plan.files) {
-      const known = useCache && cache.record ? await cache.record(plan.key).then((r) => !!(r && r.complete), () => false) : false;
-      if (!known) await accepted;
-      plan.files = await plan.resolveFiles();
+      let files = plan.early ? await plan.early : null;
+      if (!files) {
+        await accepted;
+        files = await plan.resolveFiles();
+      }
+      plan.files = files;
       plan.totalBytes = plan.files.reduce((s, f) => s + f.size, 0);
     }
     progress.setTotal(plan.totalBytes);

@@ -617,22 +617,27 @@ test('runLoad: cached pieces are read while the engine boots; nothing is fetched
   assert.ok(!eng2.calls.some((c) => c[0] === 'abortLoad'), 'no load began, none is aborted');
 });
 
-test('runLoad: an HF plan reads its safetensors headers before beginLoad answers only when the cache holds the model complete', async () => {
+test('an HF plan reads its safetensors headers before beginLoad answers only when the cache holds the model complete', async () => {
+  const { resolvePlan } = await import('../loader/load.js');
+  const st = stFile([['a', 4000]]);
+  const files = { 'config.json': new TextEncoder().encode('{"model_type":"bloom"}'), 'tokenizer.json': new TextEncoder().encode('{}'), 'model.safetensors': st };
   for (const complete of [false, true]) {
-    const file = stFile([['a', 4000]]);
-    const { plan } = cacheablePlan(file, 1000);
-    const files = plan.files;
-    let resolved = 0;
-    plan.files = null;
-    plan.resolveFiles = async () => { resolved++; return files; };
+    const { fetch, log } = fakeHTTP(files);
     const cache = fakeCache();
     cache.record = async () => ({ complete });
+    const heads = () => log.filter((q) => q.name === 'model.safetensors' && (q.range === 'bytes=0-7' || /^bytes=8-/.test(q.range))).length;
+    const plan = await resolvePlan({ url: 'http://h/m/', fetch }, { cache, pieceSize: 1000 });
+    // Read by the plan already, while the engine would be booting.
+    assert.equal(!!(await plan.early), complete);
+    assert.equal(heads(), complete ? 2 : 0, `complete=${complete}: header requests before runLoad`);
     const eng = gatedEngine();
     const done = runLoad(plan, eng, { progress: createProgress(null), cache });
     await sleep(20);
-    assert.equal(resolved, complete ? 1 : 0, `complete=${complete}`);
+    assert.equal(heads(), complete ? 2 : 0, `complete=${complete}: header requests before the engine answered`);
+    assert.ok(!log.some((q) => q.name === 'model.safetensors' && /^bytes=(?!0-7$|8-)/.test(q.range)), 'no weight byte requested');
     eng.open();
     await done;
-    assert.equal(resolved, 1);
+    assert.equal(heads(), 2);
+    assert.deepEqual(new Uint8Array(Buffer.concat(eng.files.get(1).parts)), st);
   }
 });
