@@ -102,8 +102,8 @@ type Runtime struct {
 // 1.5 times the loads' estimates, plus loadGCSlack) still lets the
 // collector run should a load make much more garbage than expected (the f32
 // staging of transposed matrices), without making it collect over and over
-// should an estimate be low. SetTokenizer collects once, before the weights
-// are allocated.
+// should an estimate be low. SetTokenizer collects once after a large
+// tokenizer.json, before the weights are allocated.
 //
 // After a finished load the collector stays off until the program has
 // allocated loadGCSlack more (a soft memory limit) or collects for another

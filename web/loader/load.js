@@ -129,8 +129,9 @@ function json(bytes, name) {
 
 // resolvePlan reads the small files of a source and describes its weight
 // files as pieces. It downloads no weight bytes: an HF checkpoint's
-// safetensors headers are read later (plan.resolveFiles, two small Range
-// requests per file), once the engine has accepted the config.
+// safetensors headers (two small Range requests per file) are read once the
+// engine has accepted the config (plan.resolveFiles), or at once when the
+// cache holds the whole model (plan.early).
 export async function resolvePlan(source, { cache = null, signal, pieceSize = 0 } = {}) {
   const { fx, key } = await fetcherFor(source);
   const small = new Set();
@@ -157,16 +158,10 @@ export async function resolvePlan(source, { cache = null, signal, pieceSize = 0 
   get('config.json');
   get('tokenizer.json');
   get('generation_config.json', true);
-  // Whether the cache holds this whole model (its config was accepted
-  // before): then an HF checkpoint's safetensors headers are read now, not
-  // after the engine accepted the config (planHF).
-  const known = cache && fx.cacheable && cache.record
-    ? cache.record(key).then((r) => !!(r && r.complete), () => false)
-    : Promise.resolve(false);
   const manifestBytes = await manifest;
   const plan = manifestBytes
     ? await planWeb(fx, key, parseManifest(manifestBytes), get, small)
-    : await planHF(fx, key, get, opt, small, pieceSize, known);
+    : await planHF(fx, key, get, opt, small, pieceSize);
   plan.puts = puts;
   return plan;
 }
@@ -240,7 +235,14 @@ async function readPrefix(fx, name, { cache, signal, small, puts }) {
   }
 }
 
-async function planHF(fx, key, get, opt, small, pieceSize, known) {
+async function planHF(fx, key, get, opt, small, pieceSize) {
+  // Whether the cache holds this whole model (its config was accepted
+  // before), asked with the index: then the safetensors headers are read
+  // now (plan.early), not after the engine accepted the config.
+  const { cache } = opt;
+  const known = cache && fx.cacheable && cache.record
+    ? cache.record(key).then((r) => !!(r && r.complete), () => false)
+    : Promise.resolve(false);
   const index = await get('model.safetensors.index.json', true);
   let names = ['model.safetensors'];
   if (index) {
@@ -328,10 +330,10 @@ export class BufferPool {
 // progress (createProgress()), signal, onEstimate.
 //
 // The engine may still be booting when runLoad starts (its methods wait):
-// pieces found in the cache are read meanwhile, and when the cache holds
-// the whole model (so this config was accepted before) the safetensors
-// headers are read too. Nothing goes to the network for a weight file
-// before the engine accepted the config and its memory estimate.
+// pieces found in the cache are read meanwhile (once a plan of a model the
+// cache holds whole has its safetensors headers: plan.early). Nothing goes
+// to the network for a weight file before the engine accepted the config
+// and its memory estimate.
 export async function runLoad(plan, engine, {
   quant = 'none', contextLength = 0, memoryLimit = 0, concurrency = 3, cache = null, progress, signal, onEstimate, onHeld,
 } = {}) {
