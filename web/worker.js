@@ -154,8 +154,11 @@ function givenKernels(engine, mt) {
 // (copied next to this file by cmd/build-wasm) with kernels.wasm (or
 // kernels-fma.wasm), or, when either is missing, stubs whose available()
 // returns 0 so Go uses its pure-Go loops.
-// goModule may be a Promise: the kernels compile and warm up (V8 tiers
-// their code up) while the much larger Go module is still compiling.
+// goModule may be a Promise: the kernels compile while the much larger Go
+// module is still compiling. warm() runs their warm-up (V8 tiers their code
+// up) in background slices; the load op calls it once the model is ready, so
+// the warm-up's CPU time does not hold up the load on a machine with few
+// cores, and the slices leave room for a generation asked for at once.
 async function simdHost(goModule, { kernels = true, engine = null } = {}) {
   let host = null;
   try {
@@ -173,12 +176,14 @@ async function simdHost(goModule, { kernels = true, engine = null } = {}) {
       try {
         ({ mod, fma } = given || await compileKernelFile(host,
           new URL('./kernels.wasm', import.meta.url), new URL('./kernels-fma.wasm', import.meta.url)));
-        if (mod && !given) host.warmUp(mod);
       } catch {
         mod = null;
       }
     }
-    return { importObject: simd.importObject, bind: (inst) => simd.bind(inst, mod, { warmUp: !given }), fma: !!mod && fma, kernels: mod };
+    return {
+      importObject: simd.importObject, bind: (inst) => simd.bind(inst, mod), fma: !!mod && fma, kernels: mod,
+      warm: () => (mod && !given ? host.warmUpIdle(mod) : Promise.resolve(0)),
+    };
   }
   const stub = {};
   for (const imp of WebAssembly.Module.imports(await goModule)) {
@@ -253,7 +258,8 @@ async function threadedHost(threads, cache, engine) {
   return {
     goModule, pool, fma, kernels,
     importObject: { alibi_simd: T.threadedImports(simd.imports, pool), env: { memory } },
-    bind: (inst) => simd.bind(inst, kernels, { warmUp: !givenK }),
+    bind: (inst) => simd.bind(inst, kernels),
+    warm: () => (givenK ? Promise.resolve(0) : host.warmUpIdle(kernels)),
   };
 }
 
@@ -297,6 +303,7 @@ async function boot(opts) {
   return {
     ns, instance, simd: !!simdBound, fma: !!simdBound && !!simd.fma, threads, threadsReason: wanted > 1 && !mt ? threadsReason : '',
     modules: { go: goModule, kernels: simd.kernels || null, fma: !!simd.fma, mt: !!mt },
+    warm: simd.warm || (() => Promise.resolve(0)),
   };
 }
 
@@ -378,6 +385,7 @@ const ops = {
     });
     modelID = res.model;
     const rt = await booting;
+    rt.warm().catch(() => {});
     await Promise.all(runtimeKept.splice(0));
     modelInfo = {
       ...res.info, source: plan.key, sourceKind: plan.kind, fileBytes: plan.totalBytes, estimatedBytes: res.estimate,

@@ -240,9 +240,10 @@ async function planHF(fx, key, get, opt, small, pieceSize) {
   // before), asked with the index: then the safetensors headers are read
   // now (plan.early), not after the engine accepted the config.
   const { cache } = opt;
-  const known = cache && fx.cacheable && cache.record
-    ? cache.record(key).then((r) => !!(r && r.complete), () => false)
-    : Promise.resolve(false);
+  const prior = cache && fx.cacheable && cache.record
+    ? cache.record(key).catch(() => null)
+    : Promise.resolve(null);
+  const known = prior.then((r) => !!(r && r.complete));
   const index = await get('model.safetensors.index.json', true);
   let names = ['model.safetensors'];
   if (index) {
@@ -286,7 +287,7 @@ async function planHF(fx, key, get, opt, small, pieceSize) {
     get('config.json'), get('tokenizer.json'), get('generation_config.json', true),
   ]);
   const generation = generationDefaults(generationBytes);
-  return { kind: 'hf', key, fx, config, tokenizer, index, generation, files: null, early, resolveFiles, small, totalBytes: 0, name: nameOf(key) };
+  return { kind: 'hf', key, fx, config, tokenizer, index, generation, files: null, early, prior, resolveFiles, small, totalBytes: 0, name: nameOf(key) };
 }
 
 // storageFits reports whether the origin's free storage quota can hold
@@ -325,6 +326,16 @@ export class BufferPool {
   }
 }
 
+// sameModel reports whether the cache record r describes the model of
+// record (a record being built) and says the cache holds all of it.
+function sameModel(r, record) {
+  if (!r || r.complete !== true) return false;
+  const { url, name, architecture, bytes, small, entries } = record;
+  return r.url === url && r.name === name && r.architecture === architecture && r.bytes === bytes
+    && Array.isArray(r.small) && JSON.stringify([...r.small].sort()) === JSON.stringify([...small].sort())
+    && JSON.stringify(r.entries) === JSON.stringify(entries);
+}
+
 // runLoad streams a plan into the engine. Options: quant, contextLength,
 // memoryLimit, concurrency (2-4), cache (openModelCache() or null),
 // progress (createProgress()), signal, onEstimate.
@@ -346,6 +357,10 @@ export async function runLoad(plan, engine, {
   accepted.catch(() => {}); // awaited below
   const useCache = cache && plan.fx.cacheable;
   let cacheOK = !!useCache;
+  // The cache's record of this model as it was (plan.prior, or asked now).
+  const prior = useCache
+    ? Promise.resolve(plan.prior || (cache.record ? cache.record(plan.key) : null)).catch(() => null)
+    : Promise.resolve(null);
   try {
     if (!plan.files) {
       let files = plan.early ? await plan.early : null;
@@ -489,8 +504,9 @@ export async function runLoad(plan, engine, {
       entries: plan.files.flatMap((f) => f.pieces.filter((p) => p.cacheKey).map((p) => ({ key: p.cacheKey, size: p.size }))),
     } : null;
     // The record of an incomplete model (so an interrupted load is listed
-    // and resumes) is written while the pieces load; the final one after it.
-    const firstRecord = record ? cache.putRecord(plan.key, record).catch(() => {}) : null;
+    // and resumes) is written while the pieces load, unless the cache holds
+    // this model whole already (the same pieces); the final one after it.
+    const firstRecord = record && !sameModel(await prior, record) ? cache.putRecord(plan.key, record).catch(() => {}) : null;
     let setupError = null;
     await setup.catch((e) => { setupError = e; });
     await pipeline.catch((e) => { if (!setupError) throw e; }); // the set-up's error names the first problem

@@ -34,6 +34,10 @@
 //   Module), so V8 has tiered the shared kernel code up from its baseline
 //   compiler (Liftoff) to TurboFan before Go's first real call; otherwise the
 //   first few large calls (the first token) run 3-10x slower.
+//   warmUpIdle(module) does the same in background-priority slices (the
+//   browser worker starts it when the kernels compile, so it runs while the
+//   thread waits for the Go module and the model's bytes); bind's warmUp
+//   then has nothing left to do.
 // - Use one simdImports() per Go instance.
 // - Memory growth by Go is harmless: both instances hold the same
 //   WebAssembly.Memory object.
@@ -110,15 +114,11 @@ export function simdImports() {
 
 const warmed = new WeakSet();
 
-/**
- * Runs each kernel a few hundred times on small shapes in a private memory so
- * that V8 optimizes the module's code (shared by all its instances). Once per
- * Module; returns the milliseconds spent (0 when already warm).
- */
-export function warmUp(module) {
-  if (warmed.has(module)) return 0;
-  warmed.add(module);
-  const t0 = Date.now();
+// warmer instantiates module on a private scratch memory and returns
+// run(n): n rounds of every kernel on small shapes (WARM_ROUNDS in all make
+// V8 tier the module's code up from Liftoff to TurboFan).
+const WARM_ROUNDS = 300;
+function warmer(module) {
   // 128 KiB; shared when the module is the kernel-threads build (threads.mjs),
   // whose memory import only links to a shared memory.
   let mem = new WebAssembly.Memory({ initial: 2 });
@@ -135,24 +135,78 @@ export function warmUp(module) {
   // byte layout: dst 0..4K, w 4K..36K (f32 64x128 or int8), x 36K..52K,
   // scales 52K..56K, scratch 56K..
   const dst = 0, w = 4096, x = 36864, s = 53248, scr = 57344;
-  for (let i = 0; i < 300; i++) {
-    K.dot(w, x, 125);
-    K.matvec(dst, w, x, 61, 127);
-    K.matmul(dst, x, w, 7, 13, 127);
-    K.axpy(dst, 0.5, x, 127);
-    K.matvec_t(dst, w, x, 61, 127);
-    K.matvec_q8(dst, w, s, x, 61, 128, 32, scr);
-    K.matmul_q8(dst, x, w, s, 5, 13, 128, 32, scr);
-    K.matvec_q8(dst, w, s, x, 13, 100, 100, scr);
-    K.gelu_tanh(x, 127);
-    K.exp_shift(x, 127, 1);
-    K.alibi_scores(dst, w, x, 61, 64, 0.125, 0.5, -60);
-    K.quantize_q8(w, s, x, 8);
-    K.f16_to_f32(dst, x, 250);
-    K.quantize_q8_f16(w, s, x, 8);
-    K.attend_heads(dst, x, w, w + 4096, scr, 2, 16, 60, 64 * 16, 0.125, s, 64);
-  }
+  return (n) => {
+    for (let i = 0; i < n; i++) {
+      K.dot(w, x, 125);
+      K.matvec(dst, w, x, 61, 127);
+      K.matmul(dst, x, w, 7, 13, 127);
+      K.axpy(dst, 0.5, x, 127);
+      K.matvec_t(dst, w, x, 61, 127);
+      K.matvec_q8(dst, w, s, x, 61, 128, 32, scr);
+      K.matmul_q8(dst, x, w, s, 5, 13, 128, 32, scr);
+      K.matvec_q8(dst, w, s, x, 13, 100, 100, scr);
+      K.gelu_tanh(x, 127);
+      K.exp_shift(x, 127, 1);
+      K.alibi_scores(dst, w, x, 61, 64, 0.125, 0.5, -60);
+      K.quantize_q8(w, s, x, 8);
+      K.f16_to_f32(dst, x, 250);
+      K.quantize_q8_f16(w, s, x, 8);
+      K.attend_heads(dst, x, w, w + 4096, scr, 2, 16, 60, 64 * 16, 0.125, s, 64);
+    }
+  };
+}
+
+/**
+ * Runs each kernel a few hundred times on small shapes in a private memory so
+ * that V8 optimizes the module's code (shared by all its instances). Once per
+ * Module (warmUp or warmUpIdle); returns the milliseconds spent (0 when
+ * already warm or warming).
+ */
+export function warmUp(module) {
+  if (warmed.has(module)) return 0;
+  warmed.add(module);
+  const t0 = Date.now();
+  warmer(module)(WARM_ROUNDS);
   return Date.now() - t0;
+}
+
+/**
+ * warmUp in slices of about a millisecond, each its own task at background
+ * priority (scheduler.postTask where the host has it, else setTimeout), so
+ * the warm-up fills the thread's idle moments instead of holding up what
+ * the thread has to do first (a model's load). Resolves with the
+ * milliseconds spent in the slices (0 when the module was already warm or
+ * warming). A kernel called before the warm-up ends still works: V8 tiers
+ * its code up from the real calls too.
+ */
+export function warmUpIdle(module, { rounds = 20 } = {}) {
+  if (warmed.has(module)) return Promise.resolve(0);
+  warmed.add(module);
+  const post = globalThis.scheduler && typeof globalThis.scheduler.postTask === 'function'
+    ? (fn) => globalThis.scheduler.postTask(fn, { priority: 'background' })
+    : (fn) => new Promise((resolve, reject) => setTimeout(() => {
+      try {
+        resolve(fn());
+      } catch (e) {
+        reject(e);
+      }
+    }, 0));
+  return new Promise((resolve, reject) => {
+    let run = null;
+    let left = WARM_ROUNDS;
+    let spent = 0;
+    const slice = () => {
+      const t0 = Date.now();
+      if (!run) run = warmer(module);
+      const n = Math.min(rounds, left);
+      run(n);
+      left -= n;
+      spent += Date.now() - t0;
+      if (left > 0) post(slice).catch(reject);
+      else resolve(spent);
+    };
+    post(slice).catch(reject);
+  });
 }
 
 // A module of one function that uses f32x4.relaxed_madd (relaxed SIMD):

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { simdImports, compileKernels, warmUp, KERNELS, ABI_VERSION, MODULE } from './host.mjs';
+import { simdImports, compileKernels, warmUp, warmUpIdle, KERNELS, ABI_VERSION, MODULE } from './host.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const wasmPath = process.env.ALIBI_KERNELS_WASM || path.resolve(here, '../../../build/kernels/kernels.wasm');
@@ -57,6 +57,26 @@ test('warmUp runs once per module', { skip }, async () => {
   const mod = await compileKernels(fs.readFileSync(wasmPath));
   assert.ok(warmUp(mod) >= 0);
   assert.equal(warmUp(mod), 0);
+});
+
+test('warmUpIdle runs the warm-up in slices between other tasks, once per module', { skip }, async () => {
+  const mod = await compileKernels(fs.readFileSync(wasmPath));
+  let ticks = 0;
+  const timer = setInterval(() => { ticks++; }, 0);
+  const p = warmUpIdle(mod, { rounds: 10 });
+  assert.equal(warmUp(mod), 0, 'warming already: the synchronous warm-up has nothing to do');
+  assert.equal(await warmUpIdle(mod), 0);
+  const ms = await p;
+  clearInterval(timer);
+  assert.ok(ms >= 0);
+  assert.ok(ticks >= 5, `other tasks ran between the 30 slices (${ticks} timer ticks)`);
+  // the module still computes after its warm-up
+  const go = fakeGo();
+  const s = simdImports();
+  assert.equal(s.bind(go, mod), true);
+  const f = new Float32Array(go.exports.mem.buffer);
+  f.set([1, 2, 3], 16);
+  assert.equal(s.imports.dot(64, 64, 3), 14);
 });
 
 test('relaxedSIMD() says whether the host runs the kernels with fused multiply-adds', { skip }, async () => {
