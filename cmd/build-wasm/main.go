@@ -124,6 +124,10 @@ func build(o options, stdout io.Writer) error {
 	}); err != nil {
 		return err
 	}
+	// 1b. worker.js with its static imports inlined (bundle.go).
+	if err := bundleWorker(out); err != nil {
+		return err
+	}
 	// 2. alibi.wasm.
 	if err := buildWasm(o.root, filepath.Join(out, "alibi.wasm"), o.opt, stdout); err != nil {
 		return err
