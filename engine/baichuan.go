@@ -20,7 +20,10 @@ package engine
 // max_position_embeddings) and Baichuan2-13B normalises its lm_head rows
 // (NormHead, vocabulary 125696): those are refused.
 
-import "fmt"
+import (
+	"fmt"
+	"strconv"
+)
 
 var baichuanFamily = &family{
 	name:          "baichuan",
@@ -90,7 +93,7 @@ func baichuanTensors(cfg *Config) []tensorSpec {
 		specs = append(specs, tensorSpec{name: "lm_head.weight", role: roleHead, layer: -1, shape: []int{v, h}})
 	}
 	for i := 0; i < cfg.NLayer; i++ {
-		p := fmt.Sprintf("layers.%d.", i)
+		p := "layers." + strconv.Itoa(i) + "."
 		specs = append(specs,
 			tensorSpec{name: p + "input_layernorm.weight", role: roleAttnNormW, layer: i, shape: []int{h}},
 			tensorSpec{name: p + "self_attn.W_pack.weight", role: roleQKV, layer: i, shape: []int{3 * h, h}},

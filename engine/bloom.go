@@ -12,7 +12,10 @@ package engine
 // sees the final layouts: QKV rows reordered from BLOOM's per-head
 // [H][Q,K,V][d] interleave to contiguous [Q | K | V], each head-major.
 
-import "fmt"
+import (
+	"fmt"
+	"strconv"
+)
 
 var bloomFamily = &family{
 	name:          "bloom",
@@ -78,7 +81,7 @@ func bloomTensors(cfg *Config) []tensorSpec {
 		specs = append(specs, tensorSpec{name: "lm_head.weight", role: roleHead, layer: -1, shape: []int{v, h}})
 	}
 	for i := 0; i < cfg.NLayer; i++ {
-		p := fmt.Sprintf("h.%d.", i)
+		p := "h." + strconv.Itoa(i) + "."
 		specs = append(specs,
 			tensorSpec{name: p + "input_layernorm.weight", role: roleAttnNormW, layer: i, shape: []int{h}},
 			tensorSpec{name: p + "input_layernorm.bias", role: roleAttnNormB, layer: i, shape: []int{h}},

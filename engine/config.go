@@ -223,6 +223,9 @@ func (r *configReader) lookup(keys ...string) (key string, raw json.RawMessage, 
 }
 
 func jsonEqual(a, b json.RawMessage) bool {
+	if bytes.Equal(a, b) {
+		return true
+	}
 	var x, y any
 	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
 		return false
@@ -259,10 +262,9 @@ func (r *configReader) int(dst *int, required bool, lo, hi int, keys ...string) 
 		}
 		return nil
 	}
-	want := fmt.Sprintf("an integer in [%d, %d]", lo, hi)
 	var f float64
 	if err := json.Unmarshal(raw, &f); err != nil || f != math.Trunc(f) || f < float64(lo) || f > float64(hi) {
-		return badValue(key, raw, want)
+		return badValue(key, raw, fmt.Sprintf("an integer in [%d, %d]", lo, hi))
 	}
 	*dst = int(f)
 	return nil

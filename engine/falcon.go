@@ -23,6 +23,7 @@ package engine
 import (
 	"fmt"
 	"math"
+	"strconv"
 
 	"github.com/c9e48c40/alibi/engine/kernels"
 )
@@ -119,7 +120,7 @@ func falconTensors(cfg *Config) []tensorSpec {
 		specs = append(specs, tensorSpec{name: "lm_head.weight", role: roleHead, layer: -1, shape: []int{v, h}})
 	}
 	for i := 0; i < cfg.NLayer; i++ {
-		p := fmt.Sprintf("h.%d.", i)
+		p := "h." + strconv.Itoa(i) + "."
 		specs = append(specs,
 			tensorSpec{name: p + "input_layernorm.weight", role: roleAttnNormW, layer: i, shape: []int{h}},
 			tensorSpec{name: p + "input_layernorm.bias", role: roleAttnNormB, layer: i, shape: []int{h}},

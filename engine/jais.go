@@ -20,7 +20,10 @@ package engine
 //   - ggml-org/llama.cpp src/models/jais.cpp, convert_hf_to_gguf.py JaisModel
 //   - shared/reference/alibi-models.md §2.5, §2.6
 
-import "fmt"
+import (
+	"fmt"
+	"strconv"
+)
 
 var jaisFamily = &family{
 	name:          "jais",
@@ -153,7 +156,7 @@ func jaisTensors(cfg *Config) []tensorSpec {
 	}
 	T := layoutTransposed
 	for i := 0; i < cfg.NLayer; i++ {
-		p := fmt.Sprintf("h.%d.", i)
+		p := "h." + strconv.Itoa(i) + "."
 		specs = append(specs,
 			tensorSpec{name: p + "ln_1.weight", role: roleAttnNormW, layer: i, shape: []int{h}},
 			tensorSpec{name: p + "ln_1.bias", role: roleAttnNormB, layer: i, shape: []int{h}},
@@ -184,8 +187,8 @@ func jaisOptional(cfg *Config) []tensorSpec {
 	}
 	for i := 0; i < cfg.NLayer; i++ {
 		specs = append(specs,
-			tensorSpec{name: fmt.Sprintf("h.%d.attn.bias", i), role: roleSkip, layer: i, anyShape: true},
-			tensorSpec{name: fmt.Sprintf("h.%d.attn.masked_bias", i), role: roleSkip, layer: i, anyShape: true},
+			tensorSpec{name: "h." + strconv.Itoa(i) + ".attn.bias", role: roleSkip, layer: i, anyShape: true},
+			tensorSpec{name: "h." + strconv.Itoa(i) + ".attn.masked_bias", role: roleSkip, layer: i, anyShape: true},
 		)
 	}
 	return specs

@@ -22,6 +22,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"strconv"
 )
 
 var mptFamily = &family{
@@ -181,7 +182,7 @@ func mptTensors(cfg *Config) []tensorSpec {
 		specs = append(specs, tensorSpec{name: "lm_head.weight", role: roleHead, layer: -1, shape: []int{v, h}})
 	}
 	for i := 0; i < cfg.NLayer; i++ {
-		p := fmt.Sprintf("blocks.%d.", i)
+		p := "blocks." + strconv.Itoa(i) + "."
 		specs = append(specs,
 			tensorSpec{name: p + "norm_1.weight", role: roleAttnNormW, layer: i, shape: []int{h}},
 			tensorSpec{name: p + "attn.Wqkv.weight", role: roleQKV, layer: i, shape: []int{3 * h, h}},

@@ -151,7 +151,7 @@ func parseBPE(o obj) (*bpe, error) {
 	}
 	for b := 0; b < 256; b++ {
 		m.fallbackIDs[b] = -1
-		if id, ok := m.vocab.get(fmt.Sprintf("<0x%02X>", b)); ok {
+		if id, ok := m.vocab.get(byteFallbackToken(b)); ok {
 			m.fallbackIDs[b] = int32(id)
 		}
 	}
@@ -637,4 +637,12 @@ func (m *bpe) mergeAll(ids []int32) []int32 {
 		}
 	}
 	return out
+}
+
+// byteFallbackToken is the vocabulary entry of byte b in a byte-fallback
+// model: "<0x%02X>" (written out: this runs 256 times per load, and fmt is
+// the costliest code to run the first time in a new WebAssembly instance).
+func byteFallbackToken(b int) string {
+	const hex = "0123456789ABCDEF"
+	return string([]byte{'<', '0', 'x', hex[b>>4&15], hex[b&15], '>'})
 }

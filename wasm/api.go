@@ -52,7 +52,18 @@ const (
 var ErrIntegrity = errors.New("integrity")
 
 // errNotFound: a handle that does not exist (disposed model, finished load).
-var errNotFound = fmt.Errorf("wasm: no such handle: %w", engine.ErrFormat)
+// (Not fmt.Errorf: package initialization would run fmt's code, the costliest
+// to run the first time in a new WebAssembly instance, on every start.)
+var errNotFound error = wrapped{"wasm: no such handle: " + engine.ErrFormat.Error(), engine.ErrFormat}
+
+// wrapped is an error with a fixed message that wraps err.
+type wrapped struct {
+	msg string
+	err error
+}
+
+func (w wrapped) Error() string { return w.msg }
+func (w wrapped) Unwrap() error { return w.err }
 
 // ErrorType maps an error to one of the JavaScript error types. Errors the
 // engine does not classify are reported as "format": they come from the
