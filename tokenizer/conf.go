@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"sync"
 )
 
 // obj wraps a JSON object with its path inside tokenizer.json for error messages such as
@@ -284,12 +285,12 @@ func serdeFloat(lit string) (float64, error) {
 	for {
 		if a := abs(exp); a <= 308 {
 			if exp >= 0 {
-				f *= pow10[a]
+				f *= pow10()[a]
 				if math.IsInf(f, 0) {
 					return 0, fmt.Errorf("number %q out of range", lit)
 				}
 			} else {
-				f /= pow10[a]
+				f /= pow10()[a]
 			}
 			break
 		}
@@ -315,9 +316,13 @@ func abs(x int) int {
 	return x
 }
 
-var pow10 = func() (t [309]float64) {
+// pow10 returns the table of 1e0..1e308, made on first use (not at
+// start-up, where it ran strconv through the WebAssembly engine's first,
+// unoptimized tier on every start).
+var pow10 = sync.OnceValue(func() (t *[309]float64) {
+	t = new([309]float64)
 	for i := range t {
 		t[i], _ = strconv.ParseFloat("1e"+strconv.Itoa(i), 64)
 	}
-	return
-}()
+	return t
+})

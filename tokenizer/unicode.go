@@ -18,12 +18,18 @@ const (
 	cSymbol                     // \p{S}
 )
 
-var asciiClass [128]uint8
-
-func init() {
-	for r := rune(0); r < 128; r++ {
-		asciiClass[r] = slowClass(r)
-	}
+// asciiClass[r] is slowClass(r) for the ASCII chars (TestASCIIClass),
+// written out: computing it at start-up ran the unicode tables through the
+// WebAssembly engine's first, unoptimized tier on every start.
+var asciiClass = [128]uint8{
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 4, 4, 4, 4, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	4, 64, 64, 64, 128, 64, 64, 64, 64, 64, 64, 128, 64, 64, 64, 64,
+	2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 64, 64, 128, 128, 128, 64,
+	64, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9,
+	9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 64, 64, 64, 128, 64,
+	128, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17,
+	17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 64, 128, 64, 128, 0,
 }
 
 func slowClass(r rune) uint8 {
@@ -97,12 +103,21 @@ func isPunctuation(r rune) bool {
 // Byte-level (GPT-2) alphabet: every byte maps to a printable char.
 var (
 	byteToChar [256]rune
-	charToByte = map[rune]byte{}
+	// charToByte[r] is the byte whose char is r, or -1; the chars are below
+	// byteLevelChars.
+	charToByte [byteLevelChars]int16
 	// byteToStr[b] is string(byteToChar[b]).
 	byteToStr [256]string
 )
 
+// byteLevelChars bounds the byte-level alphabet: bytes map to themselves or
+// to 256 + the count of remapped bytes before them (68 in all).
+const byteLevelChars = 256 + 68
+
 func init() {
+	for i := range charToByte {
+		charToByte[i] = -1
+	}
 	n := 0
 	for b := 0; b < 256; b++ {
 		if (b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF) {
@@ -111,7 +126,7 @@ func init() {
 			byteToChar[b] = rune(256 + n)
 			n++
 		}
-		charToByte[byteToChar[b]] = byte(b)
+		charToByte[byteToChar[b]] = int16(b)
 		byteToStr[b] = string(byteToChar[b])
 	}
 }
@@ -130,11 +145,10 @@ func byteLevelEncode(s string) string {
 func byteLevelDecode(dst []byte, tok string) ([]byte, bool) {
 	n := len(dst)
 	for _, r := range tok {
-		b, ok := charToByte[r]
-		if !ok {
+		if r < 0 || r >= byteLevelChars || charToByte[r] < 0 {
 			return dst[:n], false
 		}
-		dst = append(dst, b)
+		dst = append(dst, byte(charToByte[r]))
 	}
 	return dst, true
 }
