@@ -5,8 +5,8 @@
 // threads on the cross-origin isolated page (our kernel threads,
 // engine/kernels/simd/threads.mjs; wllama's multi-thread build).
 //
-//   node e2e/bench/browser-bench.mjs [--runs N] [--load-runs N] [--prompt N] [--tokens N]
-//        [--models small,560m] [--pairs f32,int8] [--threads 1,2] [--quick] [--json FILE] [--md FILE]
+//   node e2e/bench/browser-bench.mjs [--runs N] [--load-runs N] [--page-runs N] [--prompt N]
+//        [--tokens N] [--models small,560m] [--pairs f32,int8] [--threads 1,2] [--quick] [--json FILE] [--md FILE]
 //   make bench-browser            (ALIBI_SITE=build/site ALIBI_BIN=build/alibi)
 //   alibi bench browser [flags]   (the same script through node)
 //
@@ -19,7 +19,8 @@
 // F32, and our int8 (quantized on load) vs wllama Q8_0.
 //
 // Figures, per runtime and pair: load time on a first visit (empty caches)
-// and from each runtime's cache (median of --load-runs), prefill tokens/s on
+// and from each runtime's cache (median of --load-runs in the same page, and
+// of --page-runs in new tabs, ours and wllama alternating), prefill tokens/s on
 // a --prompt token prompt and decode tokens/s over --tokens tokens (median
 // of --runs after a warm-up generation), peak renderer memory growth
 // (resident set of the page + its workers, /proc) and, for ours, the wasm
@@ -49,6 +50,7 @@ const flag = (name, def) => {
 const quick = argv.includes('--quick');
 const RUNS = Number(flag('runs', quick ? 1 : 3));
 const LOAD_RUNS = Number(flag('load-runs', quick ? 1 : 2));
+const PAGE_RUNS = Number(flag('page-runs', quick ? 1 : 3));
 const PROMPT = Number(flag('prompt', quick ? 32 : 256));
 const TOKENS = Number(flag('tokens', quick ? 16 : 128));
 const MODELS = flag('models', 'small,560m').split(',');
@@ -454,12 +456,36 @@ async function loadWllama(m, type, threads) {
   });
 }
 
-// freshPageLoads: each runtime loads the model once more from its cache in
-// a new tab (a new document, as for a returning visitor), once both
-// runtimes' models of the pair are gone: nothing compiled stays from the
-// loads above (ours hands its compiled engine from one load to the next only
-// within a page). Returns the milliseconds of each load.
+// freshPageLoads: each runtime loads the model from its cache in a new tab
+// (a new document, as for a returning visitor), once both runtimes' models
+// of the pair are gone: nothing compiled stays from the loads above (ours
+// hands its compiled engine from one load to the next only within a page).
+// --page-runs pairs of tabs, the order alternating (ours first in the first
+// pair); returns the median milliseconds of each runtime and the runs.
 async function freshPageLoads(m, quant, type, threads) {
+  const runs = { ours: [], wllama: [] };
+  let ours = null;
+  let wl = null;
+  for (let i = 0; i < PAGE_RUNS; i++) {
+    const pair = await freshPagePair(m, quant, type, threads, i % 2 === 1);
+    runs.ours.push(pair.ours.ms);
+    ours = { ...pair.ours, cached: (ours ? ours.cached : true) && pair.ours.cached };
+    if (pair.wllama.error) wl = pair.wllama;
+    else if (!wl || !wl.error) {
+      runs.wllama.push(pair.wllama.ms);
+      wl = pair.wllama;
+    }
+  }
+  ours.ms = median(runs.ours);
+  ours.runs = runs.ours;
+  if (!wl.error) {
+    wl.ms = median(runs.wllama);
+    wl.runs = runs.wllama;
+  }
+  return { ours, wllama: wl };
+}
+
+async function freshPagePair(m, quant, type, threads, wllamaFirst) {
   const inNewPage = async (run) => {
     const p = await context.newPage();
     try {
@@ -470,16 +496,25 @@ async function freshPageLoads(m, quant, type, threads) {
       await p.close();
     }
   };
-  const ours = await inNewPage(async (p) => {
+  const loadOurs = () => inNewPage(async (p) => {
     const r = await p.evaluate(oursLoadInPage, oursArgs(m, quant, threads, false));
     await disposeIn(p);
     return r;
   });
-  const wl = await inNewPage(async (p) => {
+  const loadWllama = () => inNewPage(async (p) => {
     const r = await p.evaluate(wllamaLoadInPage, wllamaArgs(m, type, threads, false));
     await exitIn(p);
     return r;
   }).catch((e) => ({ error: String(e.message || e).split('\n')[0] }));
+  let ours;
+  let wl;
+  if (wllamaFirst) {
+    wl = await loadWllama();
+    ours = await loadOurs();
+  } else {
+    ours = await loadOurs();
+    wl = await loadWllama();
+  }
   return { ours, wllama: wl };
 }
 
@@ -572,8 +607,12 @@ try {
       log(`${tag}: loading each from its cache in a new page ...`);
       const fresh = await freshPageLoads(m, quant, type, threads);
       ours.newPageLoadMs = fresh.ours.ms;
+      ours.newPageLoadRuns = fresh.ours.runs;
       ours.newPageFromCache = fresh.ours.cached;
-      if (!wl.error && !fresh.wllama.error) wl.newPageLoadMs = fresh.wllama.ms;
+      if (!wl.error && !fresh.wllama.error) {
+        wl.newPageLoadMs = fresh.wllama.ms;
+        wl.newPageLoadRuns = fresh.wllama.runs;
+      }
       if (wl.error) {
         await page.reload();
         await page.waitForFunction(() => window.benchReady === true);
