@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 
-import { repo, buildDir, startServer, CHROMIUM, CHROMIUM_ARGS, browserMissing } from './lib/harness.mjs';
+import { repo, buildDir, startServer, CHROMIUM, CHROMIUM_ARGS, browserMissing, staticImports } from './lib/harness.mjs';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -54,12 +54,12 @@ fs.writeFileSync(path.join(site, 'bench.html'), '<!doctype html><meta charset="u
 // Download sizes.
 const gz = (f) => zlib.gzipSync(fs.readFileSync(f), { level: 9 }).length;
 const sizes = {};
-const jsFiles = ['alibi.js', 'worker.js', 'simd-host.mjs', ...fs.readdirSync(path.join(site, 'loader')).map((f) => `loader/${f}`)];
+const jsFiles = staticImports(site, ['alibi.js', 'worker.js', 'simd-host.mjs']);
 for (const f of ['alibi.wasm', 'kernels.wasm', 'wasm_exec.js']) {
   const p = path.join(site, f);
   if (fs.existsSync(p)) sizes[f] = { raw: fs.statSync(p).size, gzip: gz(p) };
 }
-sizes['runtime JS (alibi.js, worker.js, loader/, simd-host.mjs)'] = jsFiles.filter((f) => fs.existsSync(path.join(site, f)))
+sizes['runtime JS (alibi.js and its imports, worker.js, simd-host.mjs)'] = jsFiles.filter((f) => fs.existsSync(path.join(site, f)))
   .reduce((a, f) => ({ raw: a.raw + fs.statSync(path.join(site, f)).size, gzip: a.gzip + gz(path.join(site, f)) }), { raw: 0, gzip: 0 });
 
 const server = await startServer(site);

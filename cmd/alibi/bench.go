@@ -30,7 +30,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	site := fs.String("site", "", "served folder built by cmd/build-wasm (default: the script builds build/site)")
 	node := fs.String("node", "node", "node executable")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: alibi bench browser [--repo DIR] [--site DIR] [--node PATH] [script flags: --runs N --load-runs N --prompt N --tokens N --models small,560m --pairs f32,int8 --quick --json FILE --md FILE]\n")
+		fmt.Fprintf(stderr, "usage: alibi bench browser [--repo DIR] [--site DIR] [--node PATH] [script flags: --runs N --load-runs N --page-runs N --prompt N --tokens N --models small,560m --pairs f32,int8 --quick --json FILE --md FILE]\n")
 		fs.PrintDefaults()
 	}
 	if len(args) == 0 || args[0] != "browser" {

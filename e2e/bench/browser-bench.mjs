@@ -37,7 +37,7 @@ import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
 
-import { repo, CHROMIUM, CHROMIUM_ARGS, browserMissing, startServer } from '../lib/harness.mjs';
+import { repo, CHROMIUM, CHROMIUM_ARGS, browserMissing, startServer, staticImports } from '../lib/harness.mjs';
 import { splitGGUF } from './gguf-split.mjs';
 import { render } from './report.mjs';
 
@@ -234,11 +234,10 @@ function sizeOf(files) {
   }
   return { raw, gzip, files: files.map((f) => path.relative(www, f)) };
 }
-const oursFiles = ['alibi.js', 'worker.js', 'alibi.wasm', 'kernels.wasm', 'wasm_exec.js', 'simd-host.mjs']
+// The page's modules (alibi.js and what it imports), the worker's (worker.js
+// has its loader modules inlined by the build) and the wasm.
+const oursFiles = [...staticImports(www, ['alibi.js', 'worker.js', 'simd-host.mjs']), 'alibi.wasm', 'kernels.wasm', 'wasm_exec.js']
   .map((f) => path.join(www, f)).filter((f) => fs.existsSync(f));
-if (fs.existsSync(path.join(www, 'loader'))) {
-  for (const f of fs.readdirSync(path.join(www, 'loader'))) if (f.endsWith('.js')) oursFiles.push(path.join(www, 'loader', f));
-}
 const sizes = {
   ours: sizeOf(oursFiles),
   wllama: sizeOf([path.join(www, 'wllama', 'index.js'), path.join(www, 'wllama', 'single-thread', 'wllama.wasm')]),

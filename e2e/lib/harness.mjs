@@ -247,3 +247,22 @@ export function maxRelDiff(a, b) {
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]) / Math.max(1, Math.abs(b[i])));
   return m;
 }
+
+// staticImports lists the files a browser fetches for the ES modules
+// entries (relative to dir): each entry and, transitively, every module it
+// names in a static `from '...'` clause (the served files carry ?v=
+// queries; dynamic import() calls are not followed). The download sizes of
+// the benchmarks count these, so a module the build inlined into worker.js
+// is not counted twice.
+export function staticImports(dir, entries) {
+  const seen = new Set();
+  const visit = (rel) => {
+    rel = path.posix.normalize(rel);
+    if (seen.has(rel) || !fs.existsSync(path.join(dir, rel))) return;
+    seen.add(rel);
+    const text = fs.readFileSync(path.join(dir, rel), 'utf8');
+    for (const m of text.matchAll(/\bfrom\s*'(\.{1,2}\/[^'?]+\.m?js)(\?[^']*)?'/g)) visit(path.posix.join(path.posix.dirname(rel), m[1]));
+  };
+  for (const e of entries) visit(e);
+  return [...seen];
+}
