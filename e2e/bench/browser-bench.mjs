@@ -548,7 +548,7 @@ const ggufBytes = (f) => fs.statSync(f).size;
 
 const results = {
   date: new Date().toISOString(), machine: machine(), chromium: chromiumVersion, crossOriginIsolated: isolated,
-  wllama: wllamaVersion, wllamaPointerFix: wllamaPatched, settings: { runs: RUNS, loadRuns: LOAD_RUNS, prompt: PROMPT, tokens: TOKENS, contextLength: CTX, threads: THREADS, splitMaxMiB: SPLIT_MAX >> 20 },
+  wllama: wllamaVersion, wllamaPointerFix: wllamaPatched, settings: { runs: RUNS, loadRuns: LOAD_RUNS, pageRuns: PAGE_RUNS, prompt: PROMPT, tokens: TOKENS, contextLength: CTX, threads: THREADS, splitMaxMiB: SPLIT_MAX >> 20 },
   sizes, bandwidth: {}, models: [],
 };
 function machine() {
