@@ -265,7 +265,6 @@ async function threadedHost(threads, cache, engine) {
     // and with it at boot 1.00-1.08x the build before the change; one thread
     // showed no such cost and keeps the faster load.
     bind: (inst) => simd.bind(inst, kernels, { warmUp: !givenK }),
-    warm: () => Promise.resolve(0),
   };
 }
 

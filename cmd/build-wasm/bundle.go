@@ -6,6 +6,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -107,7 +108,7 @@ func (b *bundler) rewriteImports(rel, text string) (string, error) {
 				ferr = fmt.Errorf("build-wasm: bundle %s: cannot read the import %q", rel, s)
 				return line
 			}
-			if !contains(m.exports, p[1]) {
+			if !slices.Contains(m.exports, p[1]) {
 				ferr = fmt.Errorf("build-wasm: bundle %s: %s does not export %s", rel, dep, p[1])
 				return line
 			}
@@ -195,13 +196,4 @@ func leadingComments(text string) (string, string) {
 		i += j + 1
 	}
 	return text[:i], text[i:]
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -34,10 +34,9 @@
 //   Module), so V8 has tiered the shared kernel code up from its baseline
 //   compiler (Liftoff) to TurboFan before Go's first real call; otherwise the
 //   first few large calls (the first token) run 3-10x slower.
-//   warmUpIdle(module) does the same in background-priority slices (the
-//   browser worker starts it when the kernels compile, so it runs while the
-//   thread waits for the Go module and the model's bytes); bind's warmUp
-//   then has nothing left to do.
+//   warmUpIdle(module) does the same in background-priority slices; the
+//   single-thread browser worker binds without warmUp and starts it once a
+//   model is ready, so the warm-up's CPU time does not hold up the load.
 // - Use one simdImports() per Go instance.
 // - Memory growth by Go is harmless: both instances hold the same
 //   WebAssembly.Memory object.
