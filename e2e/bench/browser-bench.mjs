@@ -461,27 +461,17 @@ async function loadWllama(m, type, threads) {
 // hands its compiled engine from one load to the next only within a page).
 // --page-runs pairs of tabs, the order alternating (ours first in the first
 // pair); returns the median milliseconds of each runtime and the runs.
+// A wllama failure in any pair is its result.
 async function freshPageLoads(m, quant, type, threads) {
-  const runs = { ours: [], wllama: [] };
-  let ours = null;
-  let wl = null;
-  for (let i = 0; i < PAGE_RUNS; i++) {
-    const pair = await freshPagePair(m, quant, type, threads, i % 2 === 1);
-    runs.ours.push(pair.ours.ms);
-    ours = { ...pair.ours, cached: (ours ? ours.cached : true) && pair.ours.cached };
-    if (pair.wllama.error) wl = pair.wllama;
-    else if (!wl || !wl.error) {
-      runs.wllama.push(pair.wllama.ms);
-      wl = pair.wllama;
-    }
-  }
-  ours.ms = median(runs.ours);
-  ours.runs = runs.ours;
-  if (!wl.error) {
-    wl.ms = median(runs.wllama);
-    wl.runs = runs.wllama;
-  }
-  return { ours, wllama: wl };
+  const pairs = [];
+  for (let i = 0; i < PAGE_RUNS; i++) pairs.push(await freshPagePair(m, quant, type, threads, i % 2 === 1));
+  const oursRuns = pairs.map((p) => p.ours.ms);
+  const failed = pairs.find((p) => p.wllama.error);
+  const wlRuns = pairs.map((p) => p.wllama.ms);
+  return {
+    ours: { ms: median(oursRuns), runs: oursRuns, cached: pairs.every((p) => p.ours.cached) },
+    wllama: failed ? failed.wllama : { ms: median(wlRuns), runs: wlRuns },
+  };
 }
 
 async function freshPagePair(m, quant, type, threads, wllamaFirst) {
