@@ -49,7 +49,7 @@ export interface LoadOptions {
   signal?: AbortSignal;
   /** Weights in memory: 'none' (f32, default) or 'int8' (quantized while loading). */
   quant?: 'none' | 'int8';
-  /** Keep verified chunks in the model cache (the origin private file system, or Cache Storage where the workers cannot write files) and read them from there; also keep the runtime's own wasm (alibi.wasm) in Cache Storage (`alibi-runtime-v1`) to compile it from there next time. Default true; browsers only. */
+  /** Keep verified chunks in the model cache (the origin private file system, or Cache Storage where the workers cannot write files) and read them from there; also keep the runtime's own wasm (alibi.wasm) in Cache Storage (`alibi-runtime-v1`) to compile it from there next time. A model the cache holds whole loads from it without waiting for the network; after the load the runtime asks the source whether its files changed (small files, and the first 8 bytes, size and ETag of each weight file) and a changed model is downloaded again on the next load. Default true; browsers only. */
   cache?: boolean;
   /** Where worker.js, alibi.wasm, kernels.wasm and wasm_exec.js are hosted (default: next to alibi.js). */
   baseURL?: string | URL;

@@ -131,12 +131,19 @@ function json(bytes, name) {
 // files as pieces. It downloads no weight bytes: an HF checkpoint's
 // safetensors headers (two small Range requests per file) are read once the
 // engine has accepted the config (plan.resolveFiles), or at once when the
-// cache holds the whole model (plan.early).
+// cache holds the whole model (plan.early). A model the cache holds whole
+// is planned from the cache alone (planCached).
 export async function resolvePlan(source, { cache = null, signal, pieceSize = 0 } = {}) {
   const { fx, key } = await fetcherFor(source);
   const small = new Set();
   const puts = [];
   const opt = { cache, signal, small, puts };
+  const useCache = !!(cache && fx.cacheable && cache.record);
+  const prior = useCache ? cache.record(key).catch(() => null) : Promise.resolve(null);
+  if (useCache) {
+    const plan = await planCached(fx, key, { ...opt, prior, pieceSize });
+    if (plan) return plan;
+  }
   // The small files both layouts have are requested at once (a web
   // directory's manifest names its config and tokenizer, which are
   // config.json and tokenizer.json as `alibi convert --to web` writes
@@ -161,9 +168,101 @@ export async function resolvePlan(source, { cache = null, signal, pieceSize = 0 
   const manifestBytes = await manifest;
   const plan = manifestBytes
     ? await planWeb(fx, key, parseManifest(manifestBytes), get, small)
-    : await planHF(fx, key, get, opt, small, pieceSize);
+    : await planHF(fx, key, get, { ...opt, prior }, small, pieceSize);
   plan.puts = puts;
   return plan;
+}
+
+// planCached plans a model the cache holds whole (its record is complete
+// and not marked stale) from the cache alone: its small files and
+// safetensors headers are read there, and no request waits on the network,
+// as wllama, transformers.js and WebLLM load a cached model. Whether the
+// source changed is asked after the load (plan.revalidate, started by
+// runLoad once the model is ready): the same small files, and the first 8
+// bytes of each weight file (its size, ETag and header length), compared
+// with the cached copies without writing to the cache; a change marks the
+// record stale, and the next load is planned from the network. A new
+// tab's load of the cached bundled model in Chromium here, against the
+// network-first plan (medians of interleaved pairs): 0.58x the time with
+// 80 ms of emulated latency (the network-first plan waits for its requests,
+// two of them one after the other), 0.975x on localhost. Returns null when
+// the cache lacks a file the plan needs: the caller plans from the network.
+async function planCached(fx, key, { cache, signal, small, puts, prior, pieceSize }) {
+  // The cache is asked for every small file a plan may need at once, with the record.
+  const hits = new Map();
+  const hit = (k) => {
+    if (!hits.has(k)) hits.set(k, (async () => cache.get(k))().catch(() => null));
+    return hits.get(k);
+  };
+  for (const name of ['manifest.json', 'config.json', 'tokenizer.json', 'generation_config.json', 'model.safetensors.index.json']) hit(fx.url(name));
+  hit(prefixKey(fx.url('model.safetensors')));
+  const rec = await prior;
+  if (!rec || rec.complete !== true || rec.stale || !Array.isArray(rec.small)) return null;
+  const listed = new Set(rec.small);
+  const used = []; // [name, cached bytes or null]
+  const cached = async (name, optional = false) => {
+    const url = fx.url(name);
+    const h = listed.has(url) ? await hit(url) : null;
+    if (!h && (listed.has(url) || !optional)) throw new NotCached(url);
+    used.push([name, h ? h.bytes : null]);
+    if (!h) return null; // absent when the model was cached
+    small.add(url);
+    return h.bytes;
+  };
+  const heads = []; // [name, total, etag, first 8 bytes]
+  const prefix = async (fx2, name) => {
+    const k = prefixKey(fx2.url(name));
+    const h = listed.has(k) ? await hit(k) : null;
+    if (!h) throw new NotCached(k);
+    small.add(k);
+    const total = Number(h.headers.get('x-alibi-total'));
+    const etag = h.headers.get('x-alibi-etag') || '';
+    heads.push([name, total, etag, h.bytes.subarray(0, 8)]);
+    return { bytes: h.bytes, total, etag };
+  };
+  let plan;
+  try {
+    const manifestBytes = await cached('manifest.json', true);
+    plan = manifestBytes
+      ? await planWeb(fx, key, parseManifest(manifestBytes), cached, small)
+      : await planHF(fx, key, cached, { cache, signal, small, puts, prior, prefix }, small, pieceSize);
+    // An HF plan's headers come from the cache: one missing means a network plan.
+    if (plan.early && (await plan.early.catch((e) => e)) instanceof NotCached) return null;
+  } catch (e) {
+    if (e instanceof NotCached) return null;
+    throw e;
+  }
+  plan.puts = puts;
+  plan.prior = plan.prior || prior;
+  // revalidate resolves to whether the source still serves what the cache
+  // holds; a question the network cannot answer (offline) counts as yes.
+  plan.revalidate = async (sig) => {
+    const same = async (ask, eq) => {
+      try {
+        return eq(await ask());
+      } catch (e) {
+        const type = toAlibiError(e, 'download').type;
+        return type === 'download' || type === 'aborted';
+      }
+    };
+    const answers = await Promise.all([
+      ...used.map(([name, bytes]) => same(() => fx.get(name, sig, { optional: true }), (b) => (bytes ? sameBytes(b, bytes) : b == null))),
+      ...heads.map(([name, total, etag, len]) => same(async () => {
+        const r = await fx.open(name, sig, { start: 0, end: 8 });
+        return { r, got: await readBody(r, 8, sig) };
+      }, ({ r, got }) => r.total === total && (r.etag || '') === etag && sameBytes(got, len))),
+    ]);
+    return answers.every(Boolean);
+  };
+  return plan;
+}
+
+class NotCached extends Error {}
+
+function sameBytes(a, b) {
+  if (!a || !b || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 async function planWeb(fx, key, man, get, small) {
@@ -239,11 +338,10 @@ async function planHF(fx, key, get, opt, small, pieceSize) {
   // Whether the cache holds this whole model (its config was accepted
   // before), asked with the index: then the safetensors headers are read
   // now (plan.early), not after the engine accepted the config.
-  const { cache } = opt;
-  const prior = cache && fx.cacheable && cache.record
-    ? cache.record(key).catch(() => null)
-    : Promise.resolve(null);
-  const known = prior.then((r) => !!(r && r.complete));
+  const prior = opt.prior || Promise.resolve(null);
+  // Headers the cache holds (opt.prefix) are read at once too.
+  const known = opt.prefix ? Promise.resolve(true) : prior.then((r) => !!(r && r.complete));
+  const prefixOf = opt.prefix || readPrefix;
   const index = await get('model.safetensors.index.json', true);
   let names = ['model.safetensors'];
   if (index) {
@@ -260,7 +358,7 @@ async function planHF(fx, key, get, opt, small, pieceSize) {
   const resolveFiles = async () => {
     const files = [];
     for (const name of names) {
-      const { bytes, total, etag } = await readPrefix(fx, name, opt);
+      const { bytes, total, etag } = await prefixOf(fx, name, opt);
       if (total === undefined) throw new AlibiError('download', `alibi: ${fx.url(name)}: the server did not say how large the file is`);
       const hdr = parseHeader(bytes, { name, fileSize: total });
       const validator = validatorOf(etag);
@@ -515,8 +613,20 @@ export async function runLoad(plan, engine, {
     throwIfAborted(signal);
     const done = await engine.finish(begin.load);
     await Promise.all([...(plan.puts || []), firstRecord, ...puts]);
-    if (record) await cache.putRecord(plan.key, { ...record, complete: cacheOK, date: new Date().toISOString() }).catch(() => {});
+    const last = record ? cache.putRecord(plan.key, { ...record, complete: cacheOK, date: new Date().toISOString() }).catch(() => {}) : null;
+    // A model planned from the cache and found whole there only has the
+    // date of its record refreshed: a write cut short (the worker ended)
+    // leaves the record as it was, so the load does not wait for it.
+    const refreshOnly = !!plan.revalidate && cacheOK && sameModel(await prior, record);
+    if (last && !refreshOnly) await last;
     progress.report('ready', null, 0);
+    if (plan.revalidate && useCache) {
+      // In the background: a changed source is loaded from the network next time.
+      plan.revalidated = Promise.resolve(last).then(() => plan.revalidate()).then(async (fresh) => {
+        if (!fresh) await cache.putRecord(plan.key, { ...record, complete: cacheOK, stale: true, date: new Date().toISOString() });
+        return fresh;
+      }).catch(() => true);
+    }
     return { ...done, estimate: begin.estimate, limit: begin.limit, cached: cacheOK };
   } catch (e) {
     // The engine's load (if it began) is dropped with what it holds.

@@ -641,3 +641,93 @@ test('an HF plan reads its safetensors headers before beginLoad answers only whe
     assert.deepEqual(new Uint8Array(Buffer.concat(eng.files.get(1).parts)), st);
   }
 });
+
+// storeCache is an in-memory model cache with the interface of
+// openModelCache(): entries with headers, records, readInto.
+function storeCache() {
+  const entries = new Map();
+  const records = new Map();
+  return {
+    entries,
+    records,
+    async put(key, bytes, headers = {}) { entries.set(key, { bytes: bytes.slice(), headers: new Headers(headers) }); },
+    async get(key) { const e = entries.get(key); return e ? { bytes: e.bytes.slice(), headers: e.headers } : null; },
+    async response(key) { const e = entries.get(key); return e ? new Response(e.bytes, { headers: e.headers }) : null; },
+    async readInto(key, size, into) {
+      const e = entries.get(key);
+      if (!e) return null;
+      into.set(e.bytes.subarray(0, Math.min(size, e.bytes.length)));
+      return into.subarray(0, e.bytes.length);
+    },
+    async delete(key) { return entries.delete(key); },
+    async record(url) { return records.get(url) || null; },
+    async putRecord(url, r) { records.set(url, structuredClone(r)); },
+  };
+}
+
+test('a model the cache holds whole is planned and loaded from the cache without the network, then checked against it', async () => {
+  const { resolvePlan } = await import('../loader/load.js');
+  const st = stFile([['a', 4000]]);
+  const enc = (s) => new TextEncoder().encode(s);
+  const files = { 'config.json': enc('{"model_type":"bloom"}'), 'tokenizer.json': enc('{"v":1}'), 'model.safetensors': st };
+  const src = (fetch) => ({ url: 'http://h/m/', fetch });
+  const cache = storeCache();
+  const load = async (fetch) => {
+    const plan = await resolvePlan(src(fetch), { cache, pieceSize: 1000 });
+    const eng = fakeEngine();
+    const res = await runLoad(plan, eng, { progress: createProgress(null), cache });
+    return { plan, eng, res, fresh: await plan.revalidated };
+  };
+
+  // First visit: from the network, into the cache.
+  let r = await load(fakeHTTP(files).fetch);
+  assert.equal(r.plan.revalidate, undefined, 'nothing cached yet: a network plan');
+  assert.equal(r.res.cached, true);
+
+  // Returning visit: every request hangs, yet the model loads; the source
+  // is asked afterwards.
+  const gated = fakeHTTP(files);
+  let release;
+  const gate = new Promise((res) => { release = res; });
+  const slow = async (...a) => { await gate; return gated.fetch(...a); };
+  const plan = await resolvePlan(src(slow), { cache, pieceSize: 1000 });
+  assert.ok(plan.revalidate, 'planned from the cache');
+  assert.deepEqual(plan.tokenizer, files['tokenizer.json']);
+  const eng = fakeEngine();
+  const res = await Promise.race([runLoad(plan, eng, { progress: createProgress(null), cache }), sleep(1000).then(() => null)]);
+  assert.ok(res && res.cached, 'loaded while the network is silent');
+  assert.deepEqual(new Uint8Array(Buffer.concat(eng.files.get(1).parts)), st);
+  assert.equal(gated.log.length, 0, 'no request before the model is ready');
+  release();
+  assert.equal(await plan.revalidated, true);
+  assert.ok(gated.log.length > 0 && gated.log.every((q) => q.name !== 'model.safetensors' || q.range === 'bytes=0-7'), 'the check reads no weight byte');
+
+  // Offline: the cache alone, and the check cannot say it changed.
+  r = await load(async () => { throw new TypeError('Failed to fetch'); });
+  assert.ok(r.plan.revalidate);
+  assert.equal(r.fresh, true);
+
+  // The source changed: this load still gets the cached (whole, older)
+  // model, marks it stale, and the next load comes from the network.
+  const changed = { ...files, 'tokenizer.json': enc('{"v":2}') };
+  r = await load(fakeHTTP(changed).fetch);
+  assert.deepEqual(r.plan.tokenizer, files['tokenizer.json']);
+  assert.equal(r.fresh, false);
+  assert.equal((await cache.record(r.plan.key)).stale, true);
+  r = await load(fakeHTTP(changed).fetch);
+  assert.equal(r.plan.revalidate, undefined, 'a stale model is planned from the network');
+  assert.deepEqual(r.plan.tokenizer, changed['tokenizer.json']);
+  r = await load(fakeHTTP(changed).fetch);
+  assert.ok(r.plan.revalidate, 'and then from the cache again');
+  assert.deepEqual(r.plan.tokenizer, changed['tokenizer.json']);
+  assert.equal(r.fresh, true);
+
+  // A new weight file (another ETag) and a file that appeared are changes too.
+  r = await load(fakeHTTP(changed, { 'model.safetensors': '"other"' }).fetch);
+  assert.equal(r.fresh, false);
+  await load(fakeHTTP(changed).fetch);
+  r = await load(fakeHTTP(changed).fetch);
+  assert.equal(r.fresh, true);
+  r = await load(fakeHTTP({ ...changed, 'generation_config.json': enc('{}') }).fetch);
+  assert.equal(r.fresh, false);
+});
