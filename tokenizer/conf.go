@@ -150,7 +150,7 @@ func parseInt(s string) (int, error) {
 	return int(n), nil
 }
 
-func elemPath(path string, i int) string { return fmt.Sprintf("%s[%d]", path, i) }
+func elemPath(path string, i int) string { return path + "[" + strconv.Itoa(i) + "]" }
 
 // pattern is the {"String": s} | {"Regex": r} union used by Split, Replace.
 func (o obj) pattern(key string) (pat string, isRegex bool, err error) {
