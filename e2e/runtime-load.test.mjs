@@ -361,6 +361,28 @@ test('weight pieces stream through the fetch helper, off the runtime worker thre
   assert.equal(own, 2, 'the runtime worker made only the two header requests; the fetch helper made the rest');
 });
 
+test('a large download reads its pieces through two fetch helpers, with the same result', async (t) => {
+  if (!need(t, !missing, missing)) return;
+  const ctx = await browser.newContext();
+  const page = await openPage(ctx, server.url + 'e2e.html');
+  const src = `/hf/${MID}/`;
+  // 4 MiB pieces start the second helper; 64 KiB pieces never do.
+  const big = await inPage(page, { src, ids: [1, 2, 3], maxTokens: 4, options: { cache: false, chunkSize: 4 << 20 } });
+  const loaded = await page.evaluate(async (src) => {
+    const { loadModel } = await import('/alibi.js');
+    globalThis.m2 = await loadModel(src, { cache: false, chunkSize: 4 << 20 });
+    return true;
+  }, src);
+  const blobs = page.workers().filter((w) => w.url().startsWith('blob:')).length;
+  await page.evaluate(() => globalThis.m2.dispose());
+  const small = await inPage(page, { src, ids: [1, 2, 3], maxTokens: 4, options: { cache: false, chunkSize: 64 << 10 } });
+  await ctx.close();
+  assert.ok(big.ok && small.ok && loaded, big.message || small.message);
+  assert.equal(blobs, 2, 'two fetch helpers');
+  assert.deepEqual(big.logits, small.logits);
+  assert.deepEqual(big.gen, small.gen);
+});
+
 test('abort mid-download, no worker left, then a reload resumes from the cache', async (t) => {
   if (!need(t, !missing, missing)) return;
   const ctx = await browser.newContext();
