@@ -227,6 +227,72 @@ test('second load of a model fetches no weight bytes (web and HF sources)', asyn
   }
 });
 
+test('a model the cache holds whole loads while the network is silent; a changed source loads anew next time', async (t) => {
+  if (!need(t, !missing, missing)) return;
+  // A copy of a fixture that the test changes on the server.
+  const name = 'changing';
+  const hfDir = path.join(dir, 'hf', name);
+  fs.rmSync(hfDir, { recursive: true, force: true });
+  fs.cpSync(path.join(dir, 'hf', FIXTURES[0]), hfDir, { recursive: true });
+  fs.rmSync(path.join(hfDir, 'generation_config.json'), { force: true });
+  const src = `/hf/${name}/`;
+  const ctx = await browser.newContext();
+  // Every request for the model's files waits while `hold` is set.
+  let hold = false;
+  let held = 0;
+  await ctx.route(`**${src}**`, async (route) => {
+    if (hold) {
+      held++;
+      await new Promise((r) => setTimeout(r, 3000));
+    }
+    await route.continue().catch(() => {}); // the page may be gone
+  });
+  const load = async (wait) => {
+    const p = await openPage(ctx, server.url + 'e2e.html');
+    const r = await p.evaluate(async ({ src, wait }) => {
+      const { loadModel } = await import('/alibi.js');
+      const t0 = performance.now();
+      try {
+        const m = await loadModel(src);
+        const ms = performance.now() - t0;
+        const { generationDefaults, cached } = m.info;
+        await new Promise((res) => setTimeout(res, wait)); // the background check runs meanwhile
+        await m.dispose();
+        return { ok: true, ms, generationDefaults, cached };
+      } catch (e) {
+        return { ok: false, message: e.message };
+      }
+    }, { src, wait });
+    await p.close();
+    return r;
+  };
+  try {
+    const r1 = await load(0);
+    assert.ok(r1.ok && r1.cached, r1.message);
+    assert.deepEqual(r1.generationDefaults, {});
+    // Returning: the requests are held 3 s each, the load does not wait.
+    hold = true;
+    const r2 = await load(500);
+    assert.ok(r2.ok, r2.message);
+    assert.ok(r2.ms < 2500, `loaded in ${Math.round(r2.ms)} ms while the network was held`);
+    assert.ok(held > 0, 'the check after the load asked the network (held)');
+    hold = false;
+    // The source changes: the next load still gets the cached model, and
+    // its check after the load marks it stale; the one after reads the new
+    // file from the network.
+    fs.writeFileSync(path.join(hfDir, 'generation_config.json'), '{"temperature": 0.5}');
+    const r3 = await load(1500);
+    assert.ok(r3.ok, r3.message);
+    assert.deepEqual(r3.generationDefaults, {});
+    const r4 = await load(0);
+    assert.ok(r4.ok && r4.cached, r4.message);
+    assert.deepEqual(r4.generationDefaults, { temperature: 0.5 });
+  } finally {
+    await ctx.close();
+    fs.rmSync(hfDir, { recursive: true, force: true });
+  }
+});
+
 // countingWasm: a context whose requests for alibi.wasm are counted. A route
 // turns the HTTP cache off, so every alibi.wasm a worker does not take from
 // Cache Storage or from the page reaches it.
