@@ -176,7 +176,7 @@ export async function resolvePlan(source, { cache = null, signal, pieceSize = 0 
 // planCached plans a model the cache holds whole (its record is complete
 // and not marked stale) from the cache alone: its small files and
 // safetensors headers are read there, and no request waits on the network,
-// as wllama, transformers.js and WebLLM load a cached model. Whether the
+// as wllama loads a cached model (ModelManager.getModelOrDownload). Whether the
 // source changed is asked after the load (plan.revalidate, started by
 // runLoad once the model is ready): the same small files, and the first 8
 // bytes of each weight file (its size, ETag and header length), compared
