@@ -6,7 +6,8 @@
 // engine/kernels/simd/threads.mjs; wllama's multi-thread build).
 //
 //   node e2e/bench/browser-bench.mjs [--runs N] [--load-runs N] [--page-runs N] [--prompt N]
-//        [--tokens N] [--models small,560m] [--pairs f32,int8] [--threads 1,2] [--quick] [--json FILE] [--md FILE]
+//        [--tokens N] [--models small,560m] [--pairs f32,int8] [--threads 1,2] [--latency MS] [--quick]
+//        [--json FILE] [--md FILE]
 //   make bench-browser            (ALIBI_SITE=build/site ALIBI_BIN=build/alibi)
 //   alibi bench browser [flags]   (the same script through node)
 //
@@ -20,7 +21,9 @@
 //
 // Figures, per runtime and pair: load time on a first visit (empty caches)
 // and from each runtime's cache (median of --load-runs in the same page, and
-// of --page-runs in new tabs, ours and wllama alternating), prefill tokens/s on
+// of --page-runs in new tabs, ours and wllama alternating; with --latency MS
+// the new tabs' requests wait MS each way, as on a real network, through
+// DevTools network emulation), prefill tokens/s on
 // a --prompt token prompt and decode tokens/s over --tokens tokens (median
 // of --runs after a warm-up generation), peak renderer memory growth
 // (resident set of the page + its workers, /proc) and, for ours, the wasm
@@ -51,6 +54,7 @@ const quick = argv.includes('--quick');
 const RUNS = Number(flag('runs', quick ? 1 : 3));
 const LOAD_RUNS = Number(flag('load-runs', quick ? 1 : 2));
 const PAGE_RUNS = Number(flag('page-runs', quick ? 1 : 3));
+const LATENCY = Number(flag('latency', 0));
 const PROMPT = Number(flag('prompt', quick ? 32 : 256));
 const TOKENS = Number(flag('tokens', quick ? 16 : 128));
 const MODELS = flag('models', 'small,560m').split(',');
@@ -368,9 +372,12 @@ async function oursLoadInPage({ src, opts, first }) {
     threadsFallback: model.info.threadsFallback };
 }
 
-async function wllamaLoadInPage({ url, first, ctx, threads }) {
-  const paths = { 'single-thread/wllama.wasm': '/wllama/single-thread/wllama.wasm' };
-  if (threads > 1) paths['multi-thread/wllama.wasm'] = '/wllama/multi-thread/wllama.wasm';
+async function wllamaLoadInPage({ url, first, ctx, threads, version }) {
+  // Versioned URLs: alibi serve sends them as immutable, as it does our
+  // runtime's, so a new tab revalidates neither runtime's wasm.
+  const v = `?v=${encodeURIComponent(version)}`;
+  const paths = { 'single-thread/wllama.wasm': '/wllama/single-thread/wllama.wasm' + v };
+  if (threads > 1) paths['multi-thread/wllama.wasm'] = '/wllama/multi-thread/wllama.wasm' + v;
   const w = new window.Wllama(paths, { suppressNativeLog: true, parallelDownloads: 3 });
   if (first) await w.cacheManager.clear();
   const t0 = performance.now();
@@ -385,6 +392,7 @@ async function wllamaLoadInPage({ url, first, ctx, threads }) {
 const oursArgs = (m, quant, threads, first) => ({ src: `/hf/${m.name}/`, opts: { quant, contextLength: CTX, cache: true, threads }, first });
 const wllamaArgs = (m, type, threads, first) => ({
   url: m.shards[type].map((f) => new URL(`gguf/${m.name}/${path.basename(f)}`, server.url).href), first, ctx: CTX, threads,
+  version: wllamaVersion,
 });
 const disposeIn = (p) => p.evaluate(async () => { await window.cur.dispose(); window.cur = null; });
 const exitIn = (p) => p.evaluate(async () => { await window.curW.exit(); window.curW = null; });
@@ -478,6 +486,11 @@ async function freshPagePair(m, quant, type, threads, wllamaFirst) {
   const inNewPage = async (run) => {
     const p = await context.newPage();
     try {
+      if (LATENCY > 0) {
+        const c = await context.newCDPSession(p);
+        await c.send('Network.enable');
+        await c.send('Network.emulateNetworkConditions', { offline: false, latency: LATENCY, downloadThroughput: -1, uploadThroughput: -1 });
+      }
       await p.goto(server.url + 'bench.html');
       await p.waitForFunction(() => window.benchReady === true);
       return await run(p);
@@ -538,7 +551,7 @@ const ggufBytes = (f) => fs.statSync(f).size;
 
 const results = {
   date: new Date().toISOString(), machine: machine(), chromium: chromiumVersion, crossOriginIsolated: isolated,
-  wllama: wllamaVersion, wllamaPointerFix: wllamaPatched, settings: { runs: RUNS, loadRuns: LOAD_RUNS, pageRuns: PAGE_RUNS, prompt: PROMPT, tokens: TOKENS, contextLength: CTX, threads: THREADS, splitMaxMiB: SPLIT_MAX >> 20 },
+  wllama: wllamaVersion, wllamaPointerFix: wllamaPatched, settings: { runs: RUNS, loadRuns: LOAD_RUNS, pageRuns: PAGE_RUNS, latencyMs: LATENCY, prompt: PROMPT, tokens: TOKENS, contextLength: CTX, threads: THREADS, splitMaxMiB: SPLIT_MAX >> 20 },
   sizes, bandwidth: {}, models: [],
 };
 function machine() {

@@ -40,7 +40,8 @@ export function render(results) {
     add('load, first visit (s)', o.firstLoadMs / 1000, w.firstLoadMs / 1000, 2, ratio(o.firstLoadMs, w.firstLoadMs, true));
     add('load, from cache (s)', o.cachedLoadMs / 1000, w.cachedLoadMs / 1000, 2, ratio(o.cachedLoadMs, w.cachedLoadMs, true));
     if (o.newPageLoadMs !== undefined) {
-      add('load, from cache in a new page (s)', o.newPageLoadMs / 1000, w.newPageLoadMs / 1000, 2, ratio(o.newPageLoadMs, w.newPageLoadMs, true));
+      const lat = st.latencyMs > 0 ? `, ${st.latencyMs} ms latency` : '';
+      add(`load, from cache in a new page${lat} (s)`, o.newPageLoadMs / 1000, w.newPageLoadMs / 1000, 2, ratio(o.newPageLoadMs, w.newPageLoadMs, true));
     }
     add(`prefill, ${st.prompt}-token prompt (tok/s)`, o.prefillTokS, w.prefillTokS, 1, fx(paired(o, w, 'prefillTokS')));
     add(`decode, ${st.tokens} tokens (tok/s)`, o.decodeTokS, w.decodeTokS, 2, fx(paired(o, w, 'decodeTokS')));
