@@ -248,7 +248,7 @@ const LARGE_READ = 4 << 20;
 function readerPool(first) {
   const clients = [first];
   const busy = new Map([[first, 0]]);
-  let second = null;
+  let second = false; // whether the second helper was started
   const pick = () => clients.reduce((a, b) => (busy.get(b) < busy.get(a) ? b : a));
   return {
     opfs: first.opfs,
@@ -256,7 +256,8 @@ function readerPool(first) {
     readCached: (...a) => first.readCached(...a),
     read(url, opts) {
       if (!second && opts.end - opts.start >= LARGE_READ) {
-        second = startHelper('alibi-fetch-2').then((c) => {
+        second = true;
+        startHelper('alibi-fetch-2').then((c) => {
           if (c) { clients.push(c); busy.set(c, 0); }
         });
       }

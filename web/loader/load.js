@@ -247,10 +247,8 @@ async function planCached(fx, key, { cache, signal, small, puts, prior, pieceSiz
     };
     const answers = await Promise.all([
       ...used.map(([name, bytes]) => same(() => fx.get(name, sig, { optional: true }), (b) => (bytes ? sameBytes(b, bytes) : b == null))),
-      ...heads.map(([name, total, etag, len]) => same(async () => {
-        const r = await fx.open(name, sig, { start: 0, end: 8 });
-        return { r, got: await readBody(r, 8, sig) };
-      }, ({ r, got }) => r.total === total && (r.etag || '') === etag && sameBytes(got, len))),
+      ...heads.map(([name, total, etag, len]) => same(() => readLength(fx, name, sig),
+        (r) => r.total === total && r.etag === etag && sameBytes(r.lenBytes, len))),
     ]);
     return answers.every(Boolean);
   };
@@ -298,14 +296,18 @@ function validatorOf(etag) {
 // readPrefix reads a safetensors file's header with two Range requests
 // (the 8-byte length, then the header), so no weight byte is fetched just to
 // plan the load; it also learns the file's size and validator.
+// readLength reads a safetensors file's first 8 bytes (its header length)
+// with one Range request, and the file's size and ETag.
+async function readLength(fx, name, signal) {
+  const r = await fx.open(name, signal, { start: 0, end: 8 });
+  return { lenBytes: await readBody(r, 8, signal), total: r.total, etag: r.etag || '' };
+}
+
 async function readPrefix(fx, name, { cache, signal, small, puts }) {
   const url = fx.url(name);
   try {
-    const r1 = await fx.open(name, signal, { start: 0, end: 8 });
-    const lenBytes = await readBody(r1, 8, signal);
+    const { lenBytes, total, etag } = await readLength(fx, name, signal);
     const n = headerLength(lenBytes, name);
-    const total = r1.total;
-    const etag = r1.etag || '';
     if (total !== undefined && total < 8 + n) {
       throw new AlibiError('format', `alibi: ${name}: truncated: ${total} bytes, the header alone is ${8 + n}`);
     }
@@ -604,7 +606,8 @@ export async function runLoad(plan, engine, {
     // The record of an incomplete model (so an interrupted load is listed
     // and resumes) is written while the pieces load, unless the cache holds
     // this model whole already (the same pieces); the final one after it.
-    const firstRecord = record && !sameModel(await prior, record) ? cache.putRecord(plan.key, record).catch(() => {}) : null;
+    const whole = !!record && sameModel(await prior, record);
+    const firstRecord = record && !whole ? cache.putRecord(plan.key, record).catch(() => {}) : null;
     let setupError = null;
     await setup.catch((e) => { setupError = e; });
     await pipeline.catch((e) => { if (!setupError) throw e; }); // the set-up's error names the first problem
@@ -617,7 +620,7 @@ export async function runLoad(plan, engine, {
     // A model planned from the cache and found whole there only has the
     // date of its record refreshed: a write cut short (the worker ended)
     // leaves the record as it was, so the load does not wait for it.
-    const refreshOnly = !!plan.revalidate && cacheOK && sameModel(await prior, record);
+    const refreshOnly = !!plan.revalidate && cacheOK && whole;
     if (last && !refreshOnly) await last;
     progress.report('ready', null, 0);
     if (plan.revalidate && useCache) {
