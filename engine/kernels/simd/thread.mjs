@@ -3,8 +3,8 @@
 // { module, memory, ctrl }: the shared-memory kernels (kernels-mt.wasm), the
 // Go instance's shared memory, and this thread's control block. It answers
 // { ready: true } (or { error }) and from then on serves jobs from the
-// control block only, sleeping in Atomics.wait between them, until the
-// worker is terminated.
+// control block only, polling for the next job for SPIN_MS after each one
+// and then sleeping in Atomics.wait, until the worker is terminated.
 //
 // Self-contained (the site serves it as simd-thread.mjs next to
 // simd-threads.mjs): the protocol constants below are threads.mjs's, which
@@ -12,7 +12,13 @@
 
 export const OPS = Object.freeze({ matvec: 1, matmul: 2, matvec_q8: 3, matmul_q8: 4, attend_heads: 5 });
 export const SEQ = 0, DONE = 1, ERR = 2, OP = 3, ARGS = 4;
-const SPIN = 1 << 14; // as threads.mjs: spin a little before sleeping
+// After a job the thread keeps polling for the next one for SPIN_MS before
+// it sleeps in Atomics.wait: during a generation jobs come every few tens of
+// microseconds within a token and every few hundred between tokens, and a
+// sleeping thread costs the caller a wake-up (a futex call, then the thread
+// being scheduled) on each of them. The clock is read every CLOCK_EVERY polls.
+export const SPIN_MS = 2;
+const CLOCK_EVERY = 256;
 
 function serve({ module, memory, ctrl }, reply) {
   let K;
@@ -26,10 +32,13 @@ function serve({ module, memory, ctrl }, reply) {
   const f = new Float32Array(ctrl); // f32 arguments, as their bits
   let seen = Atomics.load(c, SEQ); // before the reply: the first job may follow it at once
   reply({ ready: true });
+  let last = performance.now();
   for (;;) {
     let spins = 0;
     while (Atomics.load(c, SEQ) === seen) {
-      if (++spins > SPIN) { Atomics.wait(c, SEQ, seen); spins = 0; }
+      if (++spins < CLOCK_EVERY) continue;
+      spins = 0;
+      if (performance.now() - last > SPIN_MS) Atomics.wait(c, SEQ, seen);
     }
     seen = Atomics.load(c, SEQ);
     const a = ARGS;
@@ -49,6 +58,7 @@ function serve({ module, memory, ctrl }, reply) {
     }
     Atomics.store(c, DONE, seen);
     Atomics.notify(c, DONE);
+    last = performance.now();
   }
 }
 

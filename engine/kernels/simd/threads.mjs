@@ -38,17 +38,17 @@ export const SEQ = 0, DONE = 1, ERR = 2, OP = 3, ARGS = 4, CTRL_INTS = 16;
 // kernel's row or token block where one thread would: the results stay
 // identical to one thread's whatever blocking the kernels use.
 const ALIGN = 16;
-// Below these many multiply-adds a call is not worth a hand-off: a matvec
-// of a million (4 MB of f32 weights) takes about 130 us on one thread, a
-// hand-off a few; smaller ones (a 4M-parameter model's) ran slower split.
-const MIN_MATVEC = 1 << 20;
+// Below these many multiply-adds a call is not worth a hand-off. A hand-off
+// to a polling helper (thread.mjs keeps polling for SPIN_MS after a job)
+// costs about a microsecond; a 256x256 f32 matvec (65536) takes about 5 us
+// on one thread and 4.5 split, 768x256 15.5 and 8 (Node, 2-core VM).
+const MIN_MATVEC = 1 << 16;
 const MIN_MATMUL = 1 << 17;
 // attend_heads is split by heads when it reads at least this many key
 // floats (nh*npos*d; bloom-560m at 300 positions: 307200 per layer, about
 // 80 us of one thread's decode step).
 const MIN_ATTEND = 1 << 16;
-// Spins before sleeping on Atomics.wait: a decode step issues a kernel call
-// every few hundred microseconds, and waking a sleeping thread costs tens.
+// Spins before the caller sleeps on Atomics.wait for a helper's part.
 const SPIN = 1 << 14;
 
 /**

@@ -120,3 +120,36 @@ test('a helper that cannot instantiate the kernels fails the pool start', { skip
   const memory = new WebAssembly.Memory({ initial: 1, maximum: 16, shared: true });
   await assert.rejects(startPool({ module: plainKernels, memory, threads: 2, spawn }), /kernel thread failed/);
 });
+
+test('an idle helper polls for SPIN_MS after a job, then sleeps; default thresholds share a 256x256 matvec', { skip }, async () => {
+  const module = await WebAssembly.compile(fs.readFileSync(mtPath));
+  const memory = new WebAssembly.Memory({ initial: 64, maximum: 64, shared: true });
+  const simd = simdImports();
+  assert.equal(simd.bind({ exports: { mem: memory } }, module), true);
+  const pool = await startPool({ module, memory, threads: 2, spawn });
+  try {
+    const par = threadedImports(simd.imports, pool); // default thresholds
+    const f = new Float32Array(memory.buffer);
+    const W = 1 << 16, X = W + 256 * 256 * 4, D = X + 1024;
+    fill(f, W / 4, 256 * 256, 1);
+    fill(f, X / 4, 256, 2);
+    const job = () => {
+      const before = pool.helpers[0].seq;
+      par.matvec(D, W, X, 256, 256);
+      assert.equal(pool.helpers[0].seq, before + 1, 'a 256x256 matvec (a 4M-parameter model\'s) is shared');
+      return Array.from(f.subarray(D / 4, D / 4 + 256));
+    };
+    const first = job();
+    // Idle for 400 ms: a helper that kept polling would use about that much
+    // CPU; one that sleeps after SPIN_MS (2 ms) uses next to none.
+    const cpu0 = process.cpuUsage();
+    await new Promise((r) => setTimeout(r, 400));
+    const cpu = process.cpuUsage(cpu0);
+    const ms = (cpu.user + cpu.system) / 1000;
+    assert.ok(ms < 150, `the process used ${ms.toFixed(0)} ms of CPU in 400 ms idle: the helper did not sleep`);
+    assert.ok(threadMod.SPIN_MS > 0 && threadMod.SPIN_MS <= 10, `SPIN_MS ${threadMod.SPIN_MS}`);
+    assert.deepEqual(job(), first, 'a sleeping helper wakes for the next job');
+  } finally {
+    pool.close();
+  }
+});
