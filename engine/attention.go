@@ -37,10 +37,9 @@ func (s *Session) storeKV(li, pos0, n int) {
 // running maximum, normaliser and output are rescaled when the maximum
 // grows, so no n×n matrix is ever formed. Each query (a decode step, or
 // each row of a prefill chunk, over its own causal prefix of the cache)
-// runs attendHead: three kernel calls per block of attnBlock keys. A decode
-// step (one query, no hook) within one block makes one kernels.AttendHeads
-// call for all heads instead, the same arithmetic, which kernel threads
-// split by heads.
+// runs attendHead: three kernel calls per block of attnBlock keys. Queries
+// within one block (no hook) make one kernels.AttendHeads call each for all
+// heads instead, the same arithmetic, which kernel threads split by heads.
 func (s *Session) attention(li, pos0, n int, hooked bool) {
 	h, H := s.m.cfg.HiddenSize, s.m.cfg.NHead
 	d := h / H
@@ -48,11 +47,14 @@ func (s *Session) attention(li, pos0, n int, hooked bool) {
 	kc, vc := s.k[li], s.v[li]
 	last := pos0 + n - 1
 	sc := s.scores[:scoresLen(s.ctxLen)]
-	if n == 1 && !hooked && last+1 <= len(sc) {
-		// A decode step within one score block: all heads in one kernel
-		// call (which kernel threads split by heads), the same arithmetic
-		// as attendHead's below.
-		kernels.AttendHeads(s.att[:h], s.qkv[:h], kc, vc, s.scores, s.m.slopes, H, d, last+1, s.ctxLen*d, scale)
+	if !hooked && last+1 <= len(sc) {
+		// Every query within one score block (a decode step, or a prefill
+		// chunk in the first attnBlock positions): all heads of a query in
+		// one kernel call (which kernel threads split by heads), the same
+		// arithmetic as attendHead's below, without its 3-4 calls per head.
+		for i := 0; i < n; i++ {
+			kernels.AttendHeads(s.att[i*h:(i+1)*h], s.qkv[i*3*h:i*3*h+h], kc, vc, s.scores, s.m.slopes, H, d, pos0+i+1, s.ctxLen*d, scale)
+		}
 		return
 	}
 	for hh := 0; hh < H; hh++ {

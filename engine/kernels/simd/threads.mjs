@@ -44,10 +44,12 @@ const ALIGN = 16;
 // on one thread and 4.5 split, 768x256 15.5 and 8 (Node, 2-core VM).
 const MIN_MATVEC = 1 << 16;
 const MIN_MATMUL = 1 << 17;
-// attend_heads is split by heads when it reads at least this many key
-// floats (nh*npos*d; bloom-560m at 300 positions: 307200 per layer, about
-// 80 us of one thread's decode step).
-const MIN_ATTEND = 1 << 16;
+// attend_heads (one query, all heads) is split by heads when it reads at
+// least this many key floats (nh*npos*d; bloom-560m at 300 positions: 307200
+// per layer, about 80 us of one thread's decode step; the bundled model's
+// 8x32 from 64 positions on: 1<<14 ran its 2-thread prefill 1.14x as fast
+// as 1<<16, 1<<15 1.09x).
+const MIN_ATTEND = 1 << 14;
 // Spins before the caller sleeps on Atomics.wait for a helper's part.
 const SPIN = 1 << 14;
 
