@@ -149,8 +149,9 @@ func ALiBiScores(dst, k, q []float32, scale, slope float32, off int) float32 {
 	return alibiScores(dst, k, q, scale, slope, off)
 }
 
-// AttendHeads runs one decode step's ALiBi attention for nh heads of
-// width d over npos cached positions. Head h has its query at
+// AttendHeads runs one query's ALiBi attention (a decode step, or one row
+// of a prefill chunk) for nh heads of width d over npos cached positions,
+// the query's own position last. Head h has its query at
 // q[h*d:(h+1)*d], its keys and values as npos rows of d at
 // k[h*hstride:] and v[h*hstride:], and its slope at slopes[h]; its output
 // goes to out[h*d:(h+1)*d]:
