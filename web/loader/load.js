@@ -527,7 +527,12 @@ export async function runLoad(plan, engine, {
         progress.count(kind, add);
         progress.report(kind === 'cached' ? 'verify' : 'download', piece.label, add);
       };
-      if (useCache && piece.cacheKey) {
+      // Pieces are looked for in the cache when it has a record of this
+      // model (whole, or an interrupted load's, written as that load got
+      // going); a first visit goes straight to the network instead of
+      // asking the cache for each piece first (pieces stored by a load cut
+      // short before its record was written are fetched again).
+      if (useCache && piece.cacheKey && (await prior)) {
         const buf = pool.take(piece.size);
         const bytes = await cache.readInto(piece.cacheKey, piece.size, buf, sig).catch(() => {
           throwIfAborted(sig);

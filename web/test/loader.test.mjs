@@ -521,6 +521,7 @@ function fakeCache({ failPuts = false, delay = 3 } = {}) {
   };
   c.delete = async (key) => c.entries.delete(key);
   c.putRecord = async (_url, record) => { c.records.push({ ...record, pendingAtWrite: c.pending }); };
+  c.record = async () => (c.records.length ? c.records[c.records.length - 1] : null);
   return c;
 }
 
@@ -534,9 +535,13 @@ function cacheablePlan(file, chunkSize) {
 test('runLoad: pieces are cached while the load goes on; a second load reads them all from the cache', async () => {
   const file = stFile([['a', 20000], ['b', 3000]]);
   const cache = fakeCache();
+  const reads = [];
+  const readInto = cache.readInto;
+  cache.readInto = async (key, ...a) => { reads.push(key); return readInto(key, ...a); };
   const first = cacheablePlan(file, 1000);
   const res = await runLoad(first.plan, fakeEngine(), { progress: createProgress(null), concurrency: 3, cache });
   assert.equal(res.cached, true);
+  assert.equal(reads.length, 0, 'a first visit (no record) asks the cache for no piece');
   const n = first.plan.files[0].pieces.length;
   assert.equal(cache.entries.size, n);
   assert.ok(cache.maxPending > 1 && cache.maxPending <= 4, `puts pending at once: ${cache.maxPending}`);
@@ -552,9 +557,34 @@ test('runLoad: pieces are cached while the load goes on; a second load reads the
   const res2 = await runLoad(second.plan, eng, { progress: createProgress((e) => events.push(e), { interval: 0 }), concurrency: 3, cache });
   assert.equal(res2.cached, true);
   assert.equal(second.opens.length, 0, 'no piece fetched again');
+  assert.equal(reads.length, n, 'each piece read from the cache once');
   assert.deepEqual(new Uint8Array(Buffer.concat(eng.files.get(1).parts)), file);
   const end = events[events.length - 1];
   assert.deepEqual([end.cached, end.network], [file.length, 0]);
+});
+
+test('runLoad: a load cut short leaves a record; the next load reads the pieces it stored and fetches the rest', async () => {
+  const file = stFile([['a', 20000]]);
+  const cache = fakeCache({ delay: 0 });
+  const first = cacheablePlan(file, 1000);
+  const n = first.plan.files[0].pieces.length;
+  // The network fails from the 12th piece on (each piece is fetched twice before the load gives up).
+  for (const [i, p] of first.plan.files[0].pieces.entries()) {
+    const open = p.open;
+    p.open = async (...a) => { if (i >= 11) throw new AlibiError('download', `alibi: ${p.label}: offline`); return open(...a); };
+  }
+  await assert.rejects(runLoad(first.plan, fakeEngine(), { progress: createProgress(null), concurrency: 2, cache }), (e) => e.type === 'download');
+  await sleep(20); // writes started before the failure finish
+  const stored = cache.entries.size;
+  assert.ok(stored >= 5 && stored < n, `pieces stored before the failure: ${stored}`);
+  assert.equal(cache.records[cache.records.length - 1].complete, false);
+
+  const second = cacheablePlan(file, 1000);
+  const eng = fakeEngine();
+  const res = await runLoad(second.plan, eng, { progress: createProgress(null), concurrency: 2, cache });
+  assert.equal(res.cached, true);
+  assert.equal(second.opens.length, n - stored, 'only the pieces not stored are fetched');
+  assert.deepEqual(new Uint8Array(Buffer.concat(eng.files.get(1).parts)), file);
 });
 
 test('runLoad: a failing cache write leaves the model loaded and marked not cached', async () => {
