@@ -293,9 +293,6 @@ function validatorOf(etag) {
   return v;
 }
 
-// readPrefix reads a safetensors file's header with two Range requests
-// (the 8-byte length, then the header), so no weight byte is fetched just to
-// plan the load; it also learns the file's size and validator.
 // readLength reads a safetensors file's first 8 bytes (its header length)
 // with one Range request, and the file's size and ETag.
 async function readLength(fx, name, signal) {
@@ -303,6 +300,9 @@ async function readLength(fx, name, signal) {
   return { lenBytes: await readBody(r, 8, signal), total: r.total, etag: r.etag || '' };
 }
 
+// readPrefix reads a safetensors file's header with two Range requests
+// (the 8-byte length, then the header), so no weight byte is fetched just to
+// plan the load; it also learns the file's size and validator.
 async function readPrefix(fx, name, { cache, signal, small, puts }) {
   const url = fx.url(name);
   try {
