@@ -57,7 +57,7 @@ export interface LoadOptions {
   contextLength?: number;
   /** Refuse models needing more bytes than this (default 3.8e9, the usable wasm32 memory). */
   memoryLimit?: number;
-  /** Requests in flight, 2 to 4 (default 3). */
+  /** Requests in flight, 2 to 4 (default 3); a model read from the cache reads ahead up to 8 MiB (at least this many pieces). */
   concurrency?: number;
   /** Range piece size for HF-style sources in bytes (default 8 MiB; files under 64 MiB in about eight pieces of at least 1 MiB). */
   chunkSize?: number;

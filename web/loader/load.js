@@ -403,6 +403,10 @@ async function storageFits(bytes) {
   }
 }
 
+// CACHED_READ_AHEAD bounds the bytes a load from the cache reads ahead of
+// the engine (at least `concurrency` pieces).
+const CACHED_READ_AHEAD = 8 << 20;
+
 // BufferPool recycles the chunk buffers: a load holds at most
 // `concurrency` chunks, and reusing their memory keeps the page's peak
 // close to that instead of leaving every chunk to the garbage collector.
@@ -504,7 +508,15 @@ export async function runLoad(plan, engine, {
       }
     });
     setup.catch(() => {}); // awaited below
-    const pool = new BufferPool(concurrency);
+    // A model planned from the cache alone reads ahead further: its pieces
+    // come from the private file system in a few milliseconds each, and a
+    // read that waits for the engine's previous write leaves the engine
+    // idle in between.
+    const maxPiece = items.reduce((m, it) => Math.max(m, it.piece.size), 0);
+    const ahead = plan.revalidate && maxPiece > 0
+      ? Math.max(concurrency, Math.min(items.length, Math.floor(CACHED_READ_AHEAD / maxPiece)))
+      : concurrency;
+    const pool = new BufferPool(ahead);
     // Verified pieces go to the cache alongside the load: a put copies the
     // bytes as it starts (for the store helper, or a Response made from
     // them), so the buffer goes on to the engine while the copy is written.
@@ -600,7 +612,7 @@ export async function runLoad(plan, engine, {
       }
     };
 
-    const pipeline = runPipeline(items, { concurrency, fetch: fetchPiece, consume, signal, onHeld });
+    const pipeline = runPipeline(items, { concurrency: ahead, fetch: fetchPiece, consume, signal, onHeld });
     pipeline.catch(() => {}); // awaited below
     const begin = await accepted;
     const record = useCache ? {

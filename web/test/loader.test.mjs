@@ -695,6 +695,33 @@ function storeCache() {
   };
 }
 
+test('a load from the cache reads ahead up to 8 MiB of pieces; one from the network holds `concurrency`', async () => {
+  const { resolvePlan } = await import('../loader/load.js');
+  const enc = (s) => new TextEncoder().encode(s);
+  for (const [pieceSize, tensorBytes, cachedMax] of [[1000, 12000, null], [2 << 20, 12 << 20, 4], [4 << 20, 12 << 20, 3]]) {
+    const st = stFile([['a', tensorBytes]]);
+    const files = { 'config.json': enc('{"model_type":"bloom"}'), 'tokenizer.json': enc('{}'), 'model.safetensors': st };
+    const cache = storeCache();
+    const load = async () => {
+      const plan = await resolvePlan({ url: 'http://h/m/', fetch: fakeHTTP(files).fetch }, { cache, pieceSize });
+      const eng = fakeEngine();
+      const write = eng.write;
+      eng.write = async (f, b) => { await sleep(2); return write(f, b); }; // a slower engine: reads pile up
+      let maxHeld = 0;
+      await runLoad(plan, eng, { progress: createProgress(null), cache, concurrency: 3, onHeld: (h) => { maxHeld = Math.max(maxHeld, h); } });
+      assert.deepEqual(new Uint8Array(Buffer.concat(eng.files.get(1).parts)), st);
+      await plan.revalidated;
+      return { fromCache: !!plan.revalidate, maxHeld, pieces: Math.ceil(st.length / pieceSize) };
+    };
+    const first = await load();
+    assert.equal(first.fromCache, false);
+    assert.ok(first.maxHeld <= 3, `network: held ${first.maxHeld}`);
+    const again = await load();
+    assert.equal(again.fromCache, true);
+    assert.equal(again.maxHeld, cachedMax ?? again.pieces, `pieces of ${pieceSize} bytes from the cache: held ${again.maxHeld}`);
+  }
+});
+
 test('a model the cache holds whole is planned and loaded from the cache without the network, then checked against it', async () => {
   const { resolvePlan } = await import('../loader/load.js');
   const st = stFile([['a', 4000]]);
