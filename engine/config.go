@@ -2,11 +2,14 @@ package engine
 
 import (
 	"bytes"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"slices"
 	"strings"
+
+	"github.com/c9e48c40/alibi/internal/jsonscan"
 )
 
 // Config holds the hyperparameters of a model, read from a Hugging Face
@@ -183,29 +186,43 @@ func detectFamily(cfg *Config) (*family, error) {
 }
 
 // configReader reads typed values from a config.json object, with aliases.
-// A key whose value is null counts as absent.
+// A key whose value is null counts as absent. The values are raw JSON text,
+// read with jsonscan (no reflection: see internal/jsonscan).
 type configReader struct {
-	m map[string]json.RawMessage
+	m map[string][]byte
+}
+
+// readerOf reads an object's members into a configReader (the last of
+// duplicate keys wins, as with encoding/json).
+func readerOf(ms []jsonscan.Member) *configReader {
+	m := make(map[string][]byte, len(ms))
+	for _, x := range ms {
+		m[x.Key] = x.Raw
+	}
+	return &configReader{m: m}
 }
 
 func newConfigReader(data []byte) (*configReader, error) {
-	var m map[string]json.RawMessage
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&m); err != nil {
+	v, kind, err := jsonscan.Trim(data)
+	var se *jsonscan.SyntaxError
+	switch {
+	case errors.As(err, &se) && se.Trailing:
+		return nil, fmt.Errorf("engine: config.json: trailing data after the JSON object: %w", ErrFormat)
+	case err != nil:
 		return nil, fmt.Errorf("engine: config.json: invalid JSON: %v: %w", err, ErrFormat)
-	}
-	if m == nil {
+	case kind == jsonscan.KindNull:
 		return nil, fmt.Errorf("engine: config.json: not a JSON object: %w", ErrFormat)
 	}
-	if dec.More() {
-		return nil, fmt.Errorf("engine: config.json: trailing data after the JSON object: %w", ErrFormat)
+	ms, err := jsonscan.Members(v)
+	if err != nil {
+		return nil, fmt.Errorf("engine: config.json: invalid JSON: %v: %w", err, ErrFormat)
 	}
-	return &configReader{m: m}, nil
+	return readerOf(ms), nil
 }
 
 // lookup returns the first key present (not null) among keys, checking that
 // all aliases present agree.
-func (r *configReader) lookup(keys ...string) (key string, raw json.RawMessage, err error) {
+func (r *configReader) lookup(keys ...string) (key string, raw []byte, err error) {
 	for _, k := range keys {
 		v, ok := r.m[k]
 		if !ok || string(v) == "null" {
@@ -222,18 +239,16 @@ func (r *configReader) lookup(keys ...string) (key string, raw json.RawMessage, 
 	return key, raw, nil
 }
 
-func jsonEqual(a, b json.RawMessage) bool {
+func jsonEqual(a, b []byte) bool {
 	if bytes.Equal(a, b) {
 		return true
 	}
-	var x, y any
-	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
-		return false
-	}
-	return fmt.Sprint(x) == fmt.Sprint(y)
+	x, errX := jsonscan.Decode(a)
+	y, errY := jsonscan.Decode(b)
+	return errX == nil && errY == nil && reflect.DeepEqual(x, y)
 }
 
-func badValue(key string, raw json.RawMessage, want string) error {
+func badValue(key string, raw []byte, want string) error {
 	s := string(raw)
 	if len(s) > 60 {
 		s = s[:60] + "..."
@@ -262,8 +277,8 @@ func (r *configReader) int(dst *int, required bool, lo, hi int, keys ...string) 
 		}
 		return nil
 	}
-	var f float64
-	if err := json.Unmarshal(raw, &f); err != nil || f != math.Trunc(f) || f < float64(lo) || f > float64(hi) {
+	f, err := jsonscan.Float(raw)
+	if err != nil || f != math.Trunc(f) || f < float64(lo) || f > float64(hi) {
 		return badValue(key, raw, fmt.Sprintf("an integer in [%d, %d]", lo, hi))
 	}
 	*dst = int(f)
@@ -277,15 +292,23 @@ func (r *configReader) tokenID(dst *int, vocab int, key string) error {
 	if raw == nil {
 		return nil
 	}
-	var list []float64
-	if json.Unmarshal(raw, &list) == nil {
-		if len(list) == 0 {
+	if els, err := jsonscan.Elements(raw); err == nil && allNumbers(els) {
+		if len(els) == 0 {
 			return nil
 		}
-		raw, _ = json.Marshal(list[0])
+		raw = els[0]
 	}
-	tmp := configReader{m: map[string]json.RawMessage{key: raw}}
+	tmp := configReader{m: map[string][]byte{key: raw}}
 	return tmp.int(dst, false, 0, vocab-1, key)
+}
+
+func allNumbers(els [][]byte) bool {
+	for _, e := range els {
+		if jsonscan.KindOf(e) != jsonscan.KindNumber {
+			return false
+		}
+	}
+	return true
 }
 
 // float reads a finite number in (lo, hi].
@@ -294,8 +317,8 @@ func (r *configReader) float(dst *float64, lo, hi float64, keys ...string) error
 	if err != nil || raw == nil {
 		return err
 	}
-	var f float64
-	if err := json.Unmarshal(raw, &f); err != nil || !(f > lo && f <= hi) {
+	f, err := jsonscan.Float(raw)
+	if err != nil || !(f > lo && f <= hi) {
 		return badValue(key, raw, fmt.Sprintf("a number in (%g, %g]", lo, hi))
 	}
 	*dst = f
@@ -307,9 +330,11 @@ func (r *configReader) bool(dst *bool, keys ...string) error {
 	if err != nil || raw == nil {
 		return err
 	}
-	if err := json.Unmarshal(raw, dst); err != nil {
+	b, err := jsonscan.Bool(raw)
+	if err != nil {
 		return badValue(key, raw, "true or false")
 	}
+	*dst = b
 	return nil
 }
 
@@ -318,9 +343,11 @@ func (r *configReader) string(key string, dst *string) error {
 	if raw == nil {
 		return nil
 	}
-	if err := json.Unmarshal(raw, dst); err != nil {
+	str, err := jsonscan.String(raw)
+	if err != nil {
 		return badValue(key, raw, "a string")
 	}
+	*dst = str
 	return nil
 }
 
@@ -329,8 +356,19 @@ func (r *configReader) strings(key string, dst *[]string) error {
 	if raw == nil {
 		return nil
 	}
-	if err := json.Unmarshal(raw, dst); err != nil {
+	els, err := jsonscan.Elements(raw)
+	if err != nil {
 		return badValue(key, raw, "a list of strings")
 	}
+	list := make([]string, len(els))
+	for i, e := range els {
+		if jsonscan.KindOf(e) == jsonscan.KindNull {
+			continue // "" as encoding/json reads it
+		}
+		if list[i], err = jsonscan.String(e); err != nil {
+			return badValue(key, raw, "a list of strings")
+		}
+	}
+	*dst = list
 	return nil
 }

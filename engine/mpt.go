@@ -19,10 +19,11 @@ package engine
 // HF-native MptForCausalLM ignores qk_ln, logit_scale and expansion_ratio.
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
 	"strconv"
+
+	"github.com/c9e48c40/alibi/internal/jsonscan"
 )
 
 var mptFamily = &family{
@@ -39,17 +40,17 @@ var mptFamily = &family{
 func (r *configReader) sub(key string) (*configReader, error) {
 	_, raw, _ := r.lookup(key)
 	if raw == nil {
-		return &configReader{m: map[string]json.RawMessage{}}, nil
+		return &configReader{m: map[string][]byte{}}, nil
 	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &m); err != nil || m == nil {
+	ms, err := jsonscan.Members(raw)
+	if err != nil {
 		return nil, badValue(key, raw, "a JSON object")
 	}
-	return &configReader{m: m}, nil
+	return readerOf(ms), nil
 }
 
 // raw returns the raw JSON of key, nil when absent or null.
-func (r *configReader) raw(key string) json.RawMessage {
+func (r *configReader) raw(key string) []byte {
 	_, raw, _ := r.lookup(key)
 	return raw
 }
@@ -100,12 +101,12 @@ func parseMPTConfig(cfg *Config, r *configReader) error {
 		return fmt.Errorf("engine: config.json: \"norm_type\" = %q is not supported (layernorm, low_precision_layernorm): %w", norm, ErrUnsupported)
 	}
 	if raw := r.raw("logit_scale"); raw != nil {
-		var s string
-		var f float64
+		s, errS := jsonscan.String(raw)
+		f, errF := jsonscan.Float(raw)
 		switch {
-		case json.Unmarshal(raw, &s) == nil && s == "inv_sqrt_d_model":
+		case errS == nil && s == "inv_sqrt_d_model":
 			cfg.LogitScale = 1 / math.Sqrt(float64(cfg.HiddenSize))
-		case json.Unmarshal(raw, &f) == nil && f != 0 && !math.IsInf(f, 0) && !math.IsNaN(f):
+		case errF == nil && f != 0 && !math.IsInf(f, 0) && !math.IsNaN(f):
 			cfg.LogitScale = f
 		default:
 			return badValue("logit_scale", raw, "a non-zero number or \"inv_sqrt_d_model\"")

@@ -13,7 +13,6 @@ package safetensors
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +20,8 @@ import (
 	"math/bits"
 	"slices"
 	"unicode/utf8"
+
+	"github.com/c9e48c40/alibi/internal/jsonscan"
 )
 
 // MaxHeaderSize caps the JSON header length, as the reference implementation does.
@@ -132,10 +133,96 @@ func ReadHeader(r io.Reader, fileSize int64) (*Header, error) {
 	return parseJSON(buf.Bytes(), fileSize)
 }
 
+// rawTensor is a tensor's entry as read (nil: absent or null).
 type rawTensor struct {
-	DType       *string  `json:"dtype"`
-	Shape       *[]int64 `json:"shape"`
-	DataOffsets *[]int64 `json:"data_offsets"`
+	DType       *string
+	Shape       *[]int64
+	DataOffsets *[]int64
+}
+
+// stringMap reads a JSON object of strings (null reads as an empty map).
+func stringMap(raw []byte) (map[string]string, error) {
+	md := map[string]string{}
+	if jsonscan.KindOf(raw) == jsonscan.KindNull {
+		return md, nil
+	}
+	ms, err := jsonscan.Members(raw)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range ms {
+		if jsonscan.KindOf(m.Raw) == jsonscan.KindNull {
+			continue // as encoding/json leaves it
+		}
+		v, err := jsonscan.String(m.Raw)
+		if err != nil {
+			return nil, fmt.Errorf("%q: %w", m.Key, err)
+		}
+		md[m.Key] = v
+	}
+	return md, nil
+}
+
+// readTensor reads a tensor's entry: dtype, shape and data_offsets (others
+// are ignored; null counts as absent).
+func readTensor(raw []byte) (rawTensor, error) {
+	var rt rawTensor
+	ms, err := jsonscan.Members(raw)
+	if err != nil {
+		return rt, err
+	}
+	for _, m := range ms {
+		if jsonscan.KindOf(m.Raw) == jsonscan.KindNull {
+			switch m.Key {
+			case "dtype":
+				rt.DType = nil
+			case "shape":
+				rt.Shape = nil
+			case "data_offsets":
+				rt.DataOffsets = nil
+			}
+			continue
+		}
+		switch m.Key {
+		case "dtype":
+			s, err := jsonscan.String(m.Raw)
+			if err != nil {
+				return rt, fmt.Errorf("dtype: %w", err)
+			}
+			rt.DType = &s
+		case "shape":
+			v, err := ints(m.Raw)
+			if err != nil {
+				return rt, fmt.Errorf("shape: %w", err)
+			}
+			rt.Shape = &v
+		case "data_offsets":
+			v, err := ints(m.Raw)
+			if err != nil {
+				return rt, fmt.Errorf("data_offsets: %w", err)
+			}
+			rt.DataOffsets = &v
+		}
+	}
+	return rt, nil
+}
+
+// ints reads a JSON array of integers.
+func ints(raw []byte) ([]int64, error) {
+	els, err := jsonscan.Elements(raw)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]int64, len(els))
+	for i, e := range els {
+		if jsonscan.KindOf(e) == jsonscan.KindNull {
+			continue // 0, as encoding/json reads it
+		}
+		if out[i], err = jsonscan.Int(e); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // parseJSON parses and validates the JSON header js (N bytes).
@@ -147,44 +234,31 @@ func parseJSON(js []byte, fileSize int64) (*Header, error) {
 		return nil, invalid("header does not start with '{'")
 	}
 	trimmed := bytes.TrimRight(js, " ")
-	if !json.Valid(trimmed) {
-		var v any
-		err := json.Unmarshal(trimmed, &v)
-		return nil, invalid("header JSON is not valid: %v", err)
-	}
-	dec := json.NewDecoder(bytes.NewReader(trimmed))
-	dec.UseNumber()
-	if _, err := dec.Token(); err != nil {
-		return nil, invalid("header JSON: %v", err)
-	}
-	h := &Header{DataOffset: 8 + int64(len(js))}
-	seen := map[string]bool{}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
+	ms, err := jsonscan.Members(trimmed)
+	if err != nil {
+		if errors.Is(err, jsonscan.ErrType) {
 			return nil, invalid("header JSON: %v", err)
 		}
-		name, ok := tok.(string)
-		if !ok {
-			return nil, invalid("header JSON: key %v is not a string", tok)
-		}
+		return nil, invalid("header JSON is not valid: %v", err)
+	}
+	h := &Header{DataOffset: 8 + int64(len(js))}
+	seen := make(map[string]bool, len(ms))
+	for _, m := range ms {
+		name := m.Key
 		if seen[name] {
 			return nil, invalid("duplicate key %q in header", name)
 		}
 		seen[name] = true
 		if name == "__metadata__" {
-			var md map[string]string
-			if err := dec.Decode(&md); err != nil {
+			md, err := stringMap(m.Raw)
+			if err != nil {
 				return nil, invalid("__metadata__ must map strings to strings: %v", err)
-			}
-			if md == nil {
-				md = map[string]string{}
 			}
 			h.Metadata = md
 			continue
 		}
-		var rt rawTensor
-		if err := dec.Decode(&rt); err != nil {
+		rt, err := readTensor(m.Raw)
+		if err != nil {
 			return nil, invalid("tensor %q: %v", name, err)
 		}
 		t, err := checkTensor(name, &rt)
@@ -192,12 +266,6 @@ func parseJSON(js []byte, fileSize int64) (*Header, error) {
 			return nil, err
 		}
 		h.Tensors = append(h.Tensors, t)
-	}
-	if _, err := dec.Token(); err != nil { // closing brace
-		return nil, invalid("header JSON: %v", err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, invalid("header JSON: trailing data after the object")
 	}
 	slices.SortFunc(h.Tensors, func(a, b TensorInfo) int {
 		switch {
