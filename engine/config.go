@@ -162,6 +162,14 @@ func ParseConfig(data []byte) (*Config, error) {
 	if err := fam.parse(cfg, r); err != nil {
 		return nil, err
 	}
+	// A family's default BOS/EOS id (an id given in the config is checked
+	// against vocab_size) that a tiny vocabulary lacks is unknown.
+	if cfg.BOSTokenID >= cfg.VocabSize {
+		cfg.BOSTokenID = -1
+	}
+	if cfg.EOSTokenID >= cfg.VocabSize {
+		cfg.EOSTokenID = -1
+	}
 	return cfg, nil
 }
 
