@@ -89,6 +89,7 @@ test-js: npm-deps
 	node --test web/test/ engine/kernels/simd/
 
 test-e2e: test-deps site cli
+	ALIBI_SITE=$(CURDIR)/$(SITE) $(GO) test -count=1 -run TestBuiltSite ./tools/package/npmpkg
 	ALIBI_FULL=1 ALIBI_SITE=$(CURDIR)/$(SITE) ALIBI_BIN=$(CURDIR)/$(BUILD)/alibi node --test --test-concurrency=1 e2e/
 
 # The Cloudflare Worker under workerd (and wrangler for the R2 variant).
