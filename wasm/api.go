@@ -19,12 +19,14 @@ import (
 	"io"
 	"runtime"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/c9e48c40/alibi/engine"
 	"github.com/c9e48c40/alibi/engine/kernels"
+	"github.com/c9e48c40/alibi/internal/jsonscan"
 	"github.com/c9e48c40/alibi/tokenizer"
 )
 
@@ -83,6 +85,92 @@ type LoadRequest struct {
 	Quant         string // "none" (default) or "int8"
 	ContextLength int    // 0: the model's default
 	MemoryLimit   int64  // 0: DefaultMemoryLimit
+}
+
+// parseLoadRequest reads beginLoad's options, a JSON object (or ""):
+// quant, contextLength, memoryLimit; other keys are ignored, null counts as
+// absent. Read without encoding/json, whose reflection a new page's engine
+// would compile on first use in every load (see internal/jsonscan).
+func parseLoadRequest(s string) (LoadRequest, error) {
+	var o LoadRequest
+	if s == "" {
+		return o, nil
+	}
+	bad := func(err error) (LoadRequest, error) {
+		return LoadRequest{}, fmt.Errorf("wasm: load options: %w: %w", err, engine.ErrFormat)
+	}
+	ms, err := jsonscan.Members([]byte(s))
+	if err != nil {
+		return bad(err)
+	}
+	for _, m := range ms {
+		if jsonscan.KindOf(m.Raw) == jsonscan.KindNull {
+			continue
+		}
+		switch m.Key {
+		case "quant":
+			if o.Quant, err = jsonscan.String(m.Raw); err != nil {
+				return bad(fmt.Errorf("quant: %w", err))
+			}
+		case "contextLength":
+			n, err := jsonscan.Int(m.Raw)
+			if err != nil || n != int64(int(n)) {
+				return bad(fmt.Errorf("contextLength %s: not an integer", m.Raw))
+			}
+			o.ContextLength = int(n)
+		case "memoryLimit":
+			if o.MemoryLimit, err = jsonscan.Int(m.Raw); err != nil {
+				return bad(fmt.Errorf("memoryLimit: %w", err))
+			}
+		}
+	}
+	return o, nil
+}
+
+// beginLoadJSON is beginLoad's answer: {load, estimate, limit, architecture}.
+func beginLoadJSON(id int, est Estimate) []byte {
+	b := []byte(`{"load":`)
+	b = strconv.AppendInt(b, int64(id), 10)
+	b = append(b, `,"estimate":`...)
+	b = strconv.AppendInt(b, est.Bytes, 10)
+	b = append(b, `,"limit":`...)
+	b = strconv.AppendInt(b, est.Limit, 10)
+	b = append(b, `,"architecture":`...)
+	b = jsonscan.AppendString(b, est.Architecture)
+	return append(b, '}')
+}
+
+// finishJSON is finish's answer, {model, info}, with the fields and names
+// encoding/json gives engine.Info (a test holds it to them).
+func finishJSON(model int, in engine.Info) []byte {
+	b := []byte(`{"model":`)
+	b = strconv.AppendInt(b, int64(model), 10)
+	str := func(k, v string) {
+		b = append(b, ',', '"')
+		b = append(b, k...)
+		b = append(b, '"', ':')
+		b = jsonscan.AppendString(b, v)
+	}
+	num := func(k string, v int64) {
+		b = append(b, ',', '"')
+		b = append(b, k...)
+		b = append(b, '"', ':')
+		b = strconv.AppendInt(b, v, 10)
+	}
+	b = append(b, `,"info":{"architecture":`...)
+	b = jsonscan.AppendString(b, in.Architecture)
+	num("parameters", in.Parameters)
+	num("contextLength", int64(in.ContextLength))
+	num("trainingContext", int64(in.TrainingContext))
+	num("layers", int64(in.Layers))
+	num("heads", int64(in.Heads))
+	num("hidden", int64(in.Hidden))
+	num("vocab", int64(in.Vocab))
+	str("quant", string(in.Quant))
+	num("weightBytes", in.WeightBytes)
+	num("bos", int64(in.BOS))
+	num("eos", int64(in.EOS))
+	return append(b, '}', '}')
 }
 
 // Estimate is what a load will need, known before any weight byte arrives.

@@ -4,13 +4,16 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"testing"
 	"time"
 
@@ -537,4 +540,75 @@ func waitRestored(t *testing.T, percent int, limit int64) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	t.Fatalf("GC percent %d, limit %d after a collection; want %d, %d", gcPercent(), debug.SetMemoryLimit(-1), percent, limit)
+}
+
+func TestParseLoadRequest(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want LoadRequest
+		err  string
+	}{
+		{"", LoadRequest{}, ""},
+		{`{}`, LoadRequest{}, ""},
+		{`{"quant":"int8","contextLength":512,"memoryLimit":4000000000}`, LoadRequest{"int8", 512, 4e9}, ""},
+		{` {"quant":null,"contextLength":0,"other":[1,{"x":2}]} `, LoadRequest{}, ""},
+		{`{"contextLength":512.5}`, LoadRequest{}, "contextLength"},
+		{`{"contextLength":"512"}`, LoadRequest{}, "contextLength"},
+		{`{"quant":8}`, LoadRequest{}, "quant"},
+		{`{"memoryLimit":1e3}`, LoadRequest{}, "memoryLimit"},
+		{`{"quant":"int8"`, LoadRequest{}, "end of JSON"},
+		{`[1]`, LoadRequest{}, "not a JSON object"},
+	} {
+		got, err := parseLoadRequest(c.in)
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) || !errors.Is(err, engine.ErrFormat) {
+				t.Errorf("parseLoadRequest(%q) = %v, want a format error naming %q", c.in, err, c.err)
+			}
+			continue
+		}
+		if err != nil || got != c.want {
+			t.Errorf("parseLoadRequest(%q) = %+v, %v; want %+v", c.in, got, err, c.want)
+		}
+	}
+}
+
+func TestBeginLoadJSON(t *testing.T) {
+	b := beginLoadJSON(3, Estimate{Architecture: "bl\"oom\n", Bytes: 1 << 40, Limit: 3_800_000_000})
+	var got struct {
+		Load         int
+		Estimate     int64
+		Limit        int64
+		Architecture string
+	}
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatalf("%s: %v", b, err)
+	}
+	if got.Load != 3 || got.Estimate != 1<<40 || got.Limit != 3_800_000_000 || got.Architecture != "bl\"oom\n" {
+		t.Fatalf("%s read back as %+v", b, got)
+	}
+}
+
+// finishJSON must say what encoding/json says of the same values: a field
+// added to engine.Info and not to finishJSON fails here.
+func TestFinishJSON(t *testing.T) {
+	in := engine.Info{Architecture: "bloom", Parameters: 1 << 33, ContextLength: 2048, TrainingContext: 4096, Layers: 24,
+		Heads: 16, Hidden: 1024, Vocab: 250880, Quant: engine.Quant("int8"), WeightBytes: 1 << 31, BOS: 1, EOS: -1}
+	want, err := json.Marshal(struct {
+		Model int         `json:"model"`
+		Info  engine.Info `json:"info"`
+	}{7, in})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a, b any
+	got := finishJSON(7, in)
+	if err := json.Unmarshal(got, &a); err != nil {
+		t.Fatalf("%s: %v", got, err)
+	}
+	if err := json.Unmarshal(want, &b); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(a, b) {
+		t.Fatalf("finishJSON:\n%s\nencoding/json:\n%s", got, want)
+	}
 }

@@ -385,27 +385,20 @@ func handlers(rt *Runtime) map[string]handler {
 			if a.err != nil {
 				return nil, a.err
 			}
-			var o struct {
-				Quant         string `json:"quant"`
-				ContextLength int    `json:"contextLength"`
-				MemoryLimit   int64  `json:"memoryLimit"`
+			opts, err := argString(args, 1)
+			if err != nil {
+				return nil, err
 			}
-			if err := argJSON(args, 1, &o); err != nil {
+			o, err := parseLoadRequest(opts)
+			if err != nil {
 				return nil, err
 			}
 			return func() (any, error) {
-				id, est, err := rt.BeginLoad([]byte(cfg), LoadRequest(o))
+				id, est, err := rt.BeginLoad([]byte(cfg), o)
 				if err != nil {
 					return nil, err
 				}
-				// Structs, not maps: encoding/json sorts a map's keys through
-				// reflection, ~10 ms of a load in V8's baseline tier.
-				return jsonString(struct {
-					Load         int    `json:"load"`
-					Estimate     int64  `json:"estimate"`
-					Limit        int64  `json:"limit"`
-					Architecture string `json:"architecture"`
-				}{id, est.Bytes, est.Limit, est.Architecture})
+				return string(beginLoadJSON(id, est)), nil
 			}, nil
 		},
 		// setTokenizer(load, tokenizerJSON Uint8Array)
@@ -498,10 +491,7 @@ func handlers(rt *Runtime) map[string]handler {
 				if err != nil {
 					return nil, err
 				}
-				return jsonString(struct {
-					Model int         `json:"model"`
-					Info  engine.Info `json:"info"`
-				}{mid, info})
+				return string(finishJSON(mid, info)), nil
 			}, nil
 		},
 		// abortLoad(load)
