@@ -11,7 +11,7 @@
 // threads.test.mjs checks.
 
 export const OPS = Object.freeze({ matvec: 1, matmul: 2, matvec_q8: 3, matmul_q8: 4, attend_heads: 5 });
-export const SEQ = 0, DONE = 1, ERR = 2, OP = 3, ARGS = 4;
+export const SEQ = 0, DONE = 1, ERR = 2, OP = 3, CLAIM = 31, ARGS = 4;
 // After a job the thread keeps polling for the next one for SPIN_MS before
 // it sleeps in Atomics.wait: during a generation jobs come every few tens of
 // microseconds within a token and every few hundred between tokens, and a
@@ -42,7 +42,10 @@ function serve({ module, memory, ctrl }, reply) {
     }
     seen = Atomics.load(c, SEQ);
     const a = ARGS;
-    try {
+    // The job is this thread's only if the caller has not taken it back
+    // (nor posted a newer one: then this one was taken, and the loop comes
+    // round to the newer one).
+    if (Atomics.compareExchange(c, CLAIM, seen, 0) === seen) try {
       switch (c[OP]) {
         case OPS.matvec: K.matvec(c[a], c[a + 1], c[a + 2], c[a + 3], c[a + 4]); break;
         case OPS.matmul: K.matmul(c[a], c[a + 1], c[a + 2], c[a + 3], c[a + 4], c[a + 5]); break;

@@ -31,8 +31,12 @@ export const OPS = Object.freeze({ matvec: 1, matmul: 2, matvec_q8: 3, matmul_q8
 
 // Control block (Int32Array over a SharedArrayBuffer), one per helper:
 // [SEQ] bumped by the caller for each job, [DONE] set to SEQ by the helper
-// when the job is finished, [ERR] non-zero when it threw, [OP], then args.
-export const SEQ = 0, DONE = 1, ERR = 2, OP = 3, ARGS = 4, CTRL_INTS = 16;
+// when it is through with the job, [ERR] non-zero when it threw, [OP], then
+// args; [CLAIM] is SEQ while the job is open, and whoever takes it (the
+// helper when it starts, or the caller when the helper has not started by
+// the time the caller's own part is done) sets it to 0 with a
+// compare-exchange, so each job runs exactly once.
+export const SEQ = 0, DONE = 1, ERR = 2, OP = 3, CLAIM = 31, ARGS = 4, CTRL_INTS = 32;
 
 // Splits are at multiples of ALIGN rows or tokens, so each part starts a
 // kernel's row or token block where one thread would: the results stay
@@ -176,12 +180,20 @@ function post(h, op, args, floats) {
   for (let i = 0; i < args.length; i++) c[ARGS + i] = args[i];
   // f32 arguments travel as their bits, at their index in args
   if (floats) for (const [i, x] of floats) { F32[0] = x; c[ARGS + i] = I32[0]; }
-  h.seq = (h.seq + 1) | 0;
+  h.seq = (h.seq + 1) | 0 || 1; // never 0: CLAIM 0 means taken
+  Atomics.store(c, CLAIM, h.seq);
   Atomics.store(c, SEQ, h.seq);
   Atomics.notify(c, SEQ);
 }
 
 const F32 = new Float32Array(1), I32 = new Int32Array(F32.buffer);
+
+// steal takes back a posted job the helper has not started (it is asleep,
+// or not scheduled on a busy machine): the caller then runs that part
+// itself instead of waiting for the helper. Returns whether it did.
+function steal(h) {
+  return Atomics.compareExchange(h.ctrl, CLAIM, h.seq, 0) === h.seq;
+}
 
 function wait(h) {
   const c = h.ctrl;
@@ -217,14 +229,18 @@ export function threadedImports(imports, pool, { minMatVec = MIN_MATVEC, minMatM
     return b;
   };
   // split runs kernel op over n rows (or tokens): parts 1.. go to the
-  // helpers, part 0 runs here, then it waits for the helpers. args(start,
-  // count) are the op's arguments for rows [start, start+count).
+  // helpers, part 0 runs here, then it runs each helper's part the helper
+  // has not started and waits for the others. args(start, count) are the
+  // op's arguments for rows [start, start+count).
   const split = (op, n, min, work, args) => {
     if (n < parts * ALIGN || work < min) return imports[op](...args(0, n));
     const b = bounds(n);
     for (let i = 1; i < parts; i++) post(hs[i - 1], OPS[op], args(b[i], b[i + 1] - b[i]));
     imports[op](...args(0, b[1]));
-    for (let i = 1; i < parts; i++) wait(hs[i - 1]);
+    for (let i = 1; i < parts; i++) {
+      if (steal(hs[i - 1])) imports[op](...args(b[i], b[i + 1] - b[i]));
+      else wait(hs[i - 1]);
+    }
     return undefined;
   };
   const out = { ...imports };
@@ -256,7 +272,10 @@ export function threadedImports(imports, pool, { minMatVec = MIN_MATVEC, minMatM
     };
     for (let i = 1; i < p; i++) post(hs[i - 1], OPS.attend_heads, args(i), [[9, scale]]);
     imports.attend_heads(...args(0));
-    for (let i = 1; i < p; i++) wait(hs[i - 1]);
+    for (let i = 1; i < p; i++) {
+      if (steal(hs[i - 1])) imports.attend_heads(...args(i));
+      else wait(hs[i - 1]);
+    }
     return undefined;
   };
   return out;

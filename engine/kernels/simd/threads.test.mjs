@@ -42,7 +42,8 @@ function fill(f, off, n, seed) {
 
 test('threadsSupported in Node; thread.mjs speaks threads.mjs\'s protocol', () => {
   assert.equal(threadsSupported(), true);
-  for (const k of ['SEQ', 'DONE', 'ERR', 'OP', 'ARGS']) assert.equal(threadMod[k], threadsMod[k], k);
+  for (const k of ['SEQ', 'DONE', 'ERR', 'OP', 'CLAIM', 'ARGS']) assert.equal(threadMod[k], threadsMod[k], k);
+  assert.ok(threadsMod.CLAIM >= threadsMod.ARGS + 12 && threadsMod.CLAIM < threadsMod.CTRL_INTS, 'CLAIM is past the longest argument list');
   assert.deepEqual(threadMod.OPS, threadsMod.OPS);
 });
 
@@ -113,6 +114,42 @@ test('threaded kernels equal one thread bit for bit (2 and 3 threads, odd shapes
       pool.close();
     }
   }
+});
+
+test('a helper that does not run (asleep, or not scheduled) costs no wait: the caller runs its part', { skip }, async () => {
+  const module = await WebAssembly.compile(fs.readFileSync(mtPath));
+  const memory = new WebAssembly.Memory({ initial: 256, maximum: 256, shared: true });
+  const simd = simdImports();
+  assert.equal(simd.bind({ exports: { mem: memory } }, module), true);
+  const one = simd.imports;
+  // A pool whose helper does not run its jobs: a watchdog thread marks
+  // each job done without running it, from 2 s on (so a caller that waits
+  // for the helper instead of taking its part back gets wrong results, and
+  // does not hang).
+  const stalled = { threads: 2, helpers: [{ ctrl: new Int32Array(new SharedArrayBuffer(threadsMod.CTRL_INTS * 4)), seq: 0 }] };
+  const watchdog = new Worker(`
+    const { workerData } = require('node:worker_threads');
+    const c = new Int32Array(workerData);
+    setTimeout(() => setInterval(() => { Atomics.store(c, ${threadsMod.DONE}, Atomics.load(c, ${threadsMod.SEQ})); Atomics.notify(c, ${threadsMod.DONE}); }, 5), 2000);
+  `, { eval: true, workerData: stalled.helpers[0].ctrl.buffer });
+  after(() => watchdog.terminate());
+  const par = threadedImports(one, stalled, { minMatVec: 1, minMatMul: 1 });
+  const f = new Float32Array(memory.buffer);
+  const rows = 512, cols = 256, n = 40;
+  const W = 1 << 16, X = W + rows * cols * 4, DA = X + n * cols * 4, DB = DA + n * rows * 4;
+  fill(f, W / 4, rows * cols, 3);
+  fill(f, X / 4, n * cols, 4);
+  const same = (what, len) => {
+    for (let i = 0; i < len; i++) assert.ok(Object.is(f[DA / 4 + i], f[DB / 4 + i]), `${what} [${i}]`);
+  };
+  one.matvec(DA, W, X, rows, cols);
+  par.matvec(DB, W, X, rows, cols);
+  same('matvec', rows);
+  one.matmul(DA, X, W, n, rows, cols);
+  par.matmul(DB, X, W, n, rows, cols);
+  same('matmul', n * rows);
+  assert.equal(stalled.helpers[0].seq, 2, 'both calls were split');
+  assert.equal(stalled.helpers[0].ctrl[threadsMod.CLAIM], 0, 'and the last part taken back');
 });
 
 test('a helper that cannot instantiate the kernels fails the pool start', { skip }, async () => {
