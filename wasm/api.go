@@ -145,31 +145,24 @@ func beginLoadJSON(id int, est Estimate) []byte {
 func finishJSON(model int, in engine.Info) []byte {
 	b := []byte(`{"model":`)
 	b = strconv.AppendInt(b, int64(model), 10)
-	str := func(k, v string) {
-		b = append(b, ',', '"')
-		b = append(b, k...)
-		b = append(b, '"', ':')
-		b = jsonscan.AppendString(b, v)
-	}
-	num := func(k string, v int64) {
-		b = append(b, ',', '"')
-		b = append(b, k...)
-		b = append(b, '"', ':')
-		b = strconv.AppendInt(b, v, 10)
-	}
 	b = append(b, `,"info":{"architecture":`...)
 	b = jsonscan.AppendString(b, in.Architecture)
-	num("parameters", in.Parameters)
-	num("contextLength", int64(in.ContextLength))
-	num("trainingContext", int64(in.TrainingContext))
-	num("layers", int64(in.Layers))
-	num("heads", int64(in.Heads))
-	num("hidden", int64(in.Hidden))
-	num("vocab", int64(in.Vocab))
-	str("quant", string(in.Quant))
-	num("weightBytes", in.WeightBytes)
-	num("bos", int64(in.BOS))
-	num("eos", int64(in.EOS))
+	b = append(b, `,"quant":`...)
+	b = jsonscan.AppendString(b, string(in.Quant))
+	for _, f := range [...]struct {
+		k string
+		v int64
+	}{
+		{"parameters", in.Parameters}, {"contextLength", int64(in.ContextLength)},
+		{"trainingContext", int64(in.TrainingContext)}, {"layers", int64(in.Layers)}, {"heads", int64(in.Heads)},
+		{"hidden", int64(in.Hidden)}, {"vocab", int64(in.Vocab)}, {"weightBytes", in.WeightBytes},
+		{"bos", int64(in.BOS)}, {"eos", int64(in.EOS)},
+	} {
+		b = append(b, ',', '"')
+		b = append(b, f.k...)
+		b = append(b, '"', ':')
+		b = strconv.AppendInt(b, f.v, 10)
+	}
 	return append(b, '}', '}')
 }
 
