@@ -407,6 +407,31 @@ async function storageFits(bytes) {
 // the engine (at least `concurrency` pieces).
 const CACHED_READ_AHEAD = 8 << 20;
 
+// limiter lets n holders at a time through acquire(signal); a waiter whose
+// signal aborts rejects.
+function limiter(n) {
+  let busy = 0;
+  const waiting = [];
+  return {
+    async acquire(signal) {
+      while (busy >= n) {
+        throwIfAborted(signal);
+        await new Promise((resolve) => {
+          waiting.push(resolve);
+          if (signal) signal.addEventListener('abort', resolve, { once: true });
+        });
+      }
+      throwIfAborted(signal);
+      busy++;
+    },
+    release() {
+      busy--;
+      const next = waiting.shift();
+      if (next) next();
+    },
+  };
+}
+
 // BufferPool recycles the chunk buffers: a load holds at most
 // `concurrency` chunks, and reusing their memory keeps the page's peak
 // close to that instead of leaving every chunk to the garbage collector.
@@ -517,6 +542,9 @@ export async function runLoad(plan, engine, {
       ? Math.max(concurrency, Math.min(items.length, Math.floor(CACHED_READ_AHEAD / maxPiece)))
       : concurrency;
     const pool = new BufferPool(ahead);
+    // Pieces such a load does not find in the cache after all (evicted,
+    // unreadable) still go to the network `concurrency` at a time.
+    const net = limiter(concurrency);
     // Verified pieces go to the cache alongside the load: a put copies the
     // bytes as it starts (for the store helper, or a Response made from
     // them), so the buffer goes on to the engine while the copy is written.
@@ -561,6 +589,14 @@ export async function runLoad(plan, engine, {
         pool.give(bytes && bytes.buffer.byteLength > 0 ? bytes : buf); // buf is detached when the helper read it
       }
       await accepted; // no weight bytes from the network before the engine said yes
+      await net.acquire(sig);
+      try {
+        return await fetchNetwork(piece, sig, count);
+      } finally {
+        net.release();
+      }
+    };
+    const fetchNetwork = async (piece, sig, count) => {
       for (let attempt = 0; ; attempt++) {
         throwIfAborted(sig);
         const buf = pool.take(piece.size);

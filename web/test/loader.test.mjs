@@ -720,6 +720,26 @@ test('a load from the cache reads ahead up to 8 MiB of pieces; one from the netw
     assert.equal(again.fromCache, true);
     assert.equal(again.maxHeld, cachedMax ?? again.pieces, `pieces of ${pieceSize} bytes from the cache: held ${again.maxHeld}`);
   }
+  // Pieces a cached plan does not find after all go to the network 3 at a time.
+  const st = stFile([['a', 12000]]);
+  const files = { 'config.json': enc('{"model_type":"bloom"}'), 'tokenizer.json': enc('{}'), 'model.safetensors': st };
+  const cache = storeCache();
+  const http = fakeHTTP(files);
+  await runLoad(await resolvePlan({ url: 'http://h/m/', fetch: http.fetch }, { cache, pieceSize: 1000 }), fakeEngine(),
+    { progress: createProgress(null), cache });
+  for (const k of [...cache.entries.keys()]) if (k.includes('model.safetensors') && !k.includes('prefix')) cache.entries.delete(k);
+  let inFlight = 0, maxInFlight = 0;
+  const counting = async (...a) => {
+    const weights = a[1] && a[1].headers && /^bytes=(?!0-7$)\d+-/.test(a[1].headers.Range || '');
+    if (weights) { inFlight++; maxInFlight = Math.max(maxInFlight, inFlight); await sleep(3); }
+    try { return await http.fetch(...a); } finally { if (weights) inFlight--; }
+  };
+  const plan = await resolvePlan({ url: 'http://h/m/', fetch: counting }, { cache, pieceSize: 1000 });
+  assert.ok(plan.revalidate, 'planned from the cache');
+  const eng = fakeEngine();
+  await runLoad(plan, eng, { progress: createProgress(null), cache, concurrency: 3 });
+  assert.deepEqual(new Uint8Array(Buffer.concat(eng.files.get(1).parts)), st);
+  assert.ok(maxInFlight >= 2 && maxInFlight <= 3, `${maxInFlight} weight requests in flight`);
 });
 
 test('a model the cache holds whole is planned and loaded from the cache without the network, then checked against it', async () => {
