@@ -152,7 +152,8 @@ func stringMap(raw []byte) (map[string]string, error) {
 	}
 	for _, m := range ms {
 		if jsonscan.KindOf(m.Raw) == jsonscan.KindNull {
-			continue // as encoding/json leaves it
+			md[m.Key] = "" // as encoding/json reads it
+			continue
 		}
 		v, err := jsonscan.String(m.Raw)
 		if err != nil {

@@ -377,3 +377,40 @@ func TestDecodeEncode(t *testing.T) {
 		t.Error("decode I8 accepted")
 	}
 }
+
+// TestParseHeaderJSONForms: JSON forms the header reader must read as
+// encoding/json reads them into the header's types (it did before jsonscan).
+func TestParseHeaderJSONForms(t *testing.T) {
+	for _, c := range []struct {
+		name, js string
+		data     int
+		md       map[string]string
+		ok       bool
+	}{
+		{"null metadata", `{"__metadata__":null,"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}`, 4, map[string]string{}, true},
+		{"null metadata value", `{"__metadata__":{"a":null,"b":"x"},"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}`, 4, map[string]string{"a": "", "b": "x"}, true},
+		{"unknown and null keys", `{"w":{"x":{"y":[1]},"dtype":"F32","shape":[2,2],"data_offsets":[0,16],"z":null}}  `, 16, nil, true},
+		{"last of duplicate keys", `{"w":{"dtype":"F32","shape":[9],"shape":[1],"data_offsets":[0,4]}}`, 4, nil, true},
+		{"escaped name", `{"\u0077":{"dtype":"F\u0033\u0032","shape":[1],"data_offsets":[0,4]}}`, 4, nil, true},
+		{"a later null clears", `{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4],"dtype":null}}`, 4, nil, false},
+		{"fractional shape", `{"w":{"dtype":"F32","shape":[1.0],"data_offsets":[0,4]}}`, 4, nil, false},
+	} {
+		h, err := ParseHeader(header(c.js, c.data), int64(8+len(c.js)+c.data))
+		if !c.ok {
+			if err == nil {
+				t.Errorf("%s: accepted", c.name)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", c.name, err)
+			continue
+		}
+		if w := h.Lookup("w"); w == nil || w.DType != F32 || w.Size() != int64(c.data) {
+			t.Errorf("%s: tensor w %+v", c.name, w)
+		}
+		if c.md != nil && !reflect.DeepEqual(h.Metadata, c.md) {
+			t.Errorf("%s: metadata %v, want %v", c.name, h.Metadata, c.md)
+		}
+	}
+}
