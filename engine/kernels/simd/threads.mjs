@@ -6,7 +6,8 @@
 // same code, shared memory import) against it and take part of each large
 // kernel call: Go calls matvec through its `alibi_simd` import as always;
 // the trampoline here hands rows (or tokens) [r1, rows) to the helper
-// threads, runs [0, r1) itself and waits for them with Atomics. Each output
+// threads, runs [0, r1) itself, then runs any part a helper has not started
+// and waits with Atomics for the parts that have. Each output
 // element is computed by the same kernel code on the same inputs, so the
 // results are bit for bit those of one thread.
 //

@@ -109,7 +109,7 @@ test('threaded kernels equal one thread bit for bit (2 and 3 threads, odd shapes
           check('matmul_q8', n * rows);
         }
       }
-      for (const h of pool.helpers) assert.ok(h.seq >= 9, `a helper thread ran only ${h.seq} jobs`);
+      for (const h of pool.helpers) assert.ok(h.seq >= 9, `a helper thread was handed only ${h.seq} jobs`);
     } finally {
       pool.close();
     }
