@@ -298,19 +298,27 @@ func (r *configReader) tokenID(dst *int, vocab int, key string) error {
 	if raw == nil {
 		return nil
 	}
-	if els, err := jsonscan.Elements(raw); err == nil && allNumbers(els) {
+	if els, err := jsonscan.Elements(raw); err == nil && numberList(els) {
 		if len(els) == 0 {
 			return nil
 		}
 		raw = els[0]
+		if jsonscan.KindOf(raw) == jsonscan.KindNull {
+			raw = []byte("0") // as encoding/json reads null into a []float64
+		}
 	}
 	tmp := configReader{m: map[string][]byte{key: raw}}
 	return tmp.int(dst, false, 0, vocab-1, key)
 }
 
-func allNumbers(els [][]byte) bool {
+// numberList reports whether els is what encoding/json reads into a
+// []float64: numbers in range, or nulls.
+func numberList(els [][]byte) bool {
 	for _, e := range els {
-		if jsonscan.KindOf(e) != jsonscan.KindNumber {
+		if jsonscan.KindOf(e) == jsonscan.KindNull {
+			continue
+		}
+		if _, err := jsonscan.Float(e); err != nil {
 			return false
 		}
 	}

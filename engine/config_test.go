@@ -174,3 +174,27 @@ func TestParameterCount(t *testing.T) {
 			4*tc.want>>20, i8>>20, EstimateMemory(cfg, LoadOptions{})>>20, EstimateMemory(cfg, LoadOptions{Quant: QuantInt8})>>20)
 	}
 }
+
+// Token ids given as lists read as encoding/json read them into a
+// []float64 before jsonscan: the first entry, null as 0; a list that does
+// not read is a bad value.
+func TestConfigTokenIDLists(t *testing.T) {
+	base := `{"model_type":"bloom","vocab_size":100,"n_embed":64,"n_layer":2,"n_head":8,"eos_token_id":`
+	for _, c := range []struct {
+		eos  string
+		want int // -2: an error
+	}{
+		{`[5,6]`, 5}, {`[2.0]`, 2}, {`[1e1]`, 10}, {`[]`, 2}, {`[null,5]`, 0}, {`7`, 7},
+		{`[1,1e400]`, -2}, {`["5"]`, -2}, {`[100]`, -2}, {`[-1]`, -2}, {`[5.5]`, -2},
+	} {
+		cfg, err := ParseConfig([]byte(base + c.eos + `}`))
+		switch {
+		case c.want == -2 && err == nil:
+			t.Errorf("eos_token_id %s: accepted as %d", c.eos, cfg.EOSTokenID)
+		case c.want != -2 && err != nil:
+			t.Errorf("eos_token_id %s: %v", c.eos, err)
+		case c.want != -2 && cfg.EOSTokenID != c.want:
+			t.Errorf("eos_token_id %s: %d, want %d", c.eos, cfg.EOSTokenID, c.want)
+		}
+	}
+}
