@@ -76,13 +76,9 @@ func skipSpace(data []byte, i int) int {
 }
 
 // Valid reports whether data is one JSON value, with only whitespace around it.
-func Valid(data []byte) bool { return Check(data) == nil }
-
-// Check returns nil when data is one JSON value with only whitespace around
-// it, or the first syntax error.
-func Check(data []byte) error {
+func Valid(data []byte) bool {
 	_, _, err := Trim(data)
-	return err
+	return err == nil
 }
 
 // Trim checks that data is one JSON value with only whitespace around it and
@@ -93,12 +89,22 @@ func Trim(data []byte) ([]byte, Kind, error) {
 	if err != nil {
 		return nil, Invalid, err
 	}
-	if j := skipSpace(data, end); j < len(data) {
-		err := syntaxErr(data, j, " after top-level value")
-		err.(*SyntaxError).Trailing = true
+	if err := trailing(data, end); err != nil {
 		return nil, Invalid, err
 	}
 	return data[i:end], KindOf(data[i:end]), nil
+}
+
+// trailing is the error for more than whitespace after the value that ends
+// at data[end], or nil.
+func trailing(data []byte, end int) error {
+	j := skipSpace(data, end)
+	if j == len(data) {
+		return nil
+	}
+	err := syntaxErr(data, j, " after top-level value")
+	err.(*SyntaxError).Trailing = true
+	return err
 }
 
 // KindOf gives the kind of a value by its first byte (raw is assumed valid,
@@ -131,61 +137,9 @@ func scan(data []byte, i, depth int) (int, error) {
 	}
 	switch c := data[i]; {
 	case c == '{':
-		if depth >= maxDepth {
-			return i, &SyntaxError{Msg: "exceeded max depth", Offset: i}
-		}
-		i = skipSpace(data, i+1)
-		if i < len(data) && data[i] == '}' {
-			return i + 1, nil
-		}
-		for {
-			if i >= len(data) || data[i] != '"' {
-				return i, syntaxErr(data, i, " looking for beginning of object key string")
-			}
-			end, err := scanString(data, i)
-			if err != nil {
-				return end, err
-			}
-			i = skipSpace(data, end)
-			if i >= len(data) || data[i] != ':' {
-				return i, syntaxErr(data, i, " after object key")
-			}
-			if i, err = scan(data, skipSpace(data, i+1), depth+1); err != nil {
-				return i, err
-			}
-			i = skipSpace(data, i)
-			if i < len(data) && data[i] == ',' {
-				i = skipSpace(data, i+1)
-				continue
-			}
-			if i < len(data) && data[i] == '}' {
-				return i + 1, nil
-			}
-			return i, syntaxErr(data, i, " after object key:value pair")
-		}
+		return scanObject(data, i, depth, nil)
 	case c == '[':
-		if depth >= maxDepth {
-			return i, &SyntaxError{Msg: "exceeded max depth", Offset: i}
-		}
-		i = skipSpace(data, i+1)
-		if i < len(data) && data[i] == ']' {
-			return i + 1, nil
-		}
-		for {
-			var err error
-			if i, err = scan(data, i, depth+1); err != nil {
-				return i, err
-			}
-			i = skipSpace(data, i)
-			if i < len(data) && data[i] == ',' {
-				i = skipSpace(data, i+1)
-				continue
-			}
-			if i < len(data) && data[i] == ']' {
-				return i + 1, nil
-			}
-			return i, syntaxErr(data, i, " after array element")
-		}
+		return scanArray(data, i, depth, nil)
 	case c == '"':
 		return scanString(data, i)
 	case c == '-' || (c >= '0' && c <= '9'):
@@ -198,6 +152,79 @@ func scan(data []byte, i, depth int) (int, error) {
 		return literal(data, i, "null")
 	}
 	return i, syntaxErr(data, i, " looking for beginning of value")
+}
+
+// scanObject checks the object starting at data[i] and returns the offset
+// after it; with out, it also appends the members.
+func scanObject(data []byte, i, depth int, out *[]Member) (int, error) {
+	if depth >= maxDepth {
+		return i, &SyntaxError{Msg: "exceeded max depth", Offset: i}
+	}
+	i = skipSpace(data, i+1)
+	if i < len(data) && data[i] == '}' {
+		return i + 1, nil
+	}
+	for {
+		if i >= len(data) || data[i] != '"' {
+			return i, syntaxErr(data, i, " looking for beginning of object key string")
+		}
+		end, err := scanString(data, i)
+		if err != nil {
+			return end, err
+		}
+		key := data[i:end]
+		i = skipSpace(data, end)
+		if i >= len(data) || data[i] != ':' {
+			return i, syntaxErr(data, i, " after object key")
+		}
+		start := skipSpace(data, i+1)
+		if i, err = scan(data, start, depth+1); err != nil {
+			return i, err
+		}
+		if out != nil {
+			*out = append(*out, Member{Key: unquote(key), Raw: data[start:i]})
+		}
+		i = skipSpace(data, i)
+		if i < len(data) && data[i] == ',' {
+			i = skipSpace(data, i+1)
+			continue
+		}
+		if i < len(data) && data[i] == '}' {
+			return i + 1, nil
+		}
+		return i, syntaxErr(data, i, " after object key:value pair")
+	}
+}
+
+// scanArray checks the array starting at data[i] and returns the offset
+// after it; with out, it also appends the elements' text.
+func scanArray(data []byte, i, depth int, out *[][]byte) (int, error) {
+	if depth >= maxDepth {
+		return i, &SyntaxError{Msg: "exceeded max depth", Offset: i}
+	}
+	i = skipSpace(data, i+1)
+	if i < len(data) && data[i] == ']' {
+		return i + 1, nil
+	}
+	for {
+		start := i
+		var err error
+		if i, err = scan(data, i, depth+1); err != nil {
+			return i, err
+		}
+		if out != nil {
+			*out = append(*out, data[start:i])
+		}
+		i = skipSpace(data, i)
+		if i < len(data) && data[i] == ',' {
+			i = skipSpace(data, i+1)
+			continue
+		}
+		if i < len(data) && data[i] == ']' {
+			return i + 1, nil
+		}
+		return i, syntaxErr(data, i, " after array element")
+	}
 }
 
 func literal(data []byte, i int, lit string) (int, error) {
@@ -303,64 +330,50 @@ type Member struct {
 }
 
 // Members reads raw as one JSON object (whitespace around it allowed) and
-// returns its members in order. Duplicate keys are kept; encoding/json lets
-// the last one win.
+// returns its members in order, checking and splitting it in one pass.
+// Duplicate keys are kept; encoding/json lets the last one win.
 func Members(raw []byte) ([]Member, error) {
-	v, k, err := Trim(raw)
+	i := skipSpace(raw, 0)
+	if i == len(raw) || raw[i] != '{' {
+		return nil, notKind(raw, "not a JSON object")
+	}
+	var out []Member
+	end, err := scanObject(raw, i, 0, &out)
+	if err == nil {
+		err = trailing(raw, end)
+	}
 	if err != nil {
 		return nil, err
 	}
-	if k != KindObject {
-		return nil, fmt.Errorf("not a JSON object: %w", errKind(k))
-	}
-	return members(v), nil
-}
-
-// members splits a checked object.
-func members(v []byte) []Member {
-	var out []Member
-	i := skipSpace(v, 1)
-	for i < len(v) && v[i] == '"' {
-		end, _ := scanString(v, i)
-		key := unquote(v[i:end])
-		i = skipSpace(v, end)
-		start := skipSpace(v, i+1) // after ':'
-		vend, _ := scan(v, start, 0)
-		out = append(out, Member{Key: key, Raw: v[start:vend]})
-		i = skipSpace(v, vend)
-		if v[i] == ',' {
-			i = skipSpace(v, i+1)
-		}
-	}
-	return out
+	return out, nil
 }
 
 // Elements reads raw as one JSON array (whitespace around it allowed) and
-// returns the text of its elements.
+// returns the text of its elements, checking and splitting it in one pass.
 func Elements(raw []byte) ([][]byte, error) {
-	v, k, err := Trim(raw)
+	i := skipSpace(raw, 0)
+	if i == len(raw) || raw[i] != '[' {
+		return nil, notKind(raw, "not a JSON array")
+	}
+	out := [][]byte{}
+	end, err := scanArray(raw, i, 0, &out)
+	if err == nil {
+		err = trailing(raw, end)
+	}
 	if err != nil {
 		return nil, err
 	}
-	if k != KindArray {
-		return nil, fmt.Errorf("not a JSON array: %w", errKind(k))
-	}
-	return elements(v), nil
+	return out, nil
 }
 
-// elements splits a checked array.
-func elements(v []byte) [][]byte {
-	out := [][]byte{}
-	i := skipSpace(v, 1)
-	for i < len(v) && v[i] != ']' {
-		end, _ := scan(v, i, 0)
-		out = append(out, v[i:end])
-		i = skipSpace(v, end)
-		if v[i] == ',' {
-			i = skipSpace(v, i+1)
-		}
+// notKind is the error for raw when it is not the kind asked for: its
+// syntax error, or what it is.
+func notKind(raw []byte, what string) error {
+	_, k, err := Trim(raw)
+	if err != nil {
+		return err
 	}
-	return out
+	return fmt.Errorf("%s: %w", what, errKind(k))
 }
 
 // ErrType is wrapped by the errors of String, Bool, Int, Float, Members and
@@ -522,7 +535,7 @@ func decode(v []byte, k Kind) (any, error) {
 	case KindString:
 		return unquote(v), nil
 	case KindArray:
-		els := elements(v)
+		els, _ := Elements(v)
 		out := make([]any, len(els))
 		for i, e := range els {
 			x, err := decode(e, KindOf(e))
@@ -533,7 +546,7 @@ func decode(v []byte, k Kind) (any, error) {
 		}
 		return out, nil
 	case KindObject:
-		ms := members(v)
+		ms, _ := Members(v)
 		out := make(map[string]any, len(ms))
 		for _, m := range ms {
 			x, err := decode(m.Raw, KindOf(m.Raw))

@@ -163,10 +163,10 @@ func TestTypedReaders(t *testing.T) {
 		t.Error("Int(1.5) succeeded")
 	}
 	var se *SyntaxError
-	if err := Check([]byte(`{"a": [1, 2}`)); !errors.As(err, &se) || se.Offset != 11 {
+	if _, _, err := Trim([]byte(`{"a": [1, 2}`)); !errors.As(err, &se) || se.Offset != 11 {
 		t.Errorf("Check: %v, want a syntax error at offset 11", err)
 	}
-	if err := Check([]byte(strings.Repeat("[", maxDepth+1) + strings.Repeat("]", maxDepth+1))); err == nil {
+	if _, _, err := Trim([]byte(strings.Repeat("[", maxDepth+1) + strings.Repeat("]", maxDepth+1))); err == nil {
 		t.Error("nesting past the depth limit accepted")
 	}
 }
