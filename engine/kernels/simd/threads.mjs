@@ -177,6 +177,7 @@ export async function startPool({ module, memory, threads, spawn, timeoutMs = 10
 
 function post(h, op, args, floats) {
   const c = h.ctrl;
+  h.args = args; // for join, should the caller take the part back
   c[OP] = op;
   for (let i = 0; i < args.length; i++) c[ARGS + i] = args[i];
   // f32 arguments travel as their bits, at their index in args
@@ -194,6 +195,14 @@ const F32 = new Float32Array(1), I32 = new Int32Array(F32.buffer);
 // itself instead of waiting for the helper. Returns whether it did.
 function steal(h) {
   return Atomics.compareExchange(h.ctrl, CLAIM, h.seq, 0) === h.seq;
+}
+
+// join finishes helper h's part of the current call: the caller runs it
+// (kernel, with the arguments it was posted with) when the helper has not
+// started it (steal), else waits for it.
+function join(h, kernel) {
+  if (steal(h)) kernel(...h.args);
+  else wait(h);
 }
 
 function wait(h) {
@@ -238,10 +247,7 @@ export function threadedImports(imports, pool, { minMatVec = MIN_MATVEC, minMatM
     const b = bounds(n);
     for (let i = 1; i < parts; i++) post(hs[i - 1], OPS[op], args(b[i], b[i + 1] - b[i]));
     imports[op](...args(0, b[1]));
-    for (let i = 1; i < parts; i++) {
-      if (steal(hs[i - 1])) imports[op](...args(b[i], b[i + 1] - b[i]));
-      else wait(hs[i - 1]);
-    }
+    for (let i = 1; i < parts; i++) join(hs[i - 1], imports[op]);
     return undefined;
   };
   const out = { ...imports };
@@ -273,10 +279,7 @@ export function threadedImports(imports, pool, { minMatVec = MIN_MATVEC, minMatM
     };
     for (let i = 1; i < p; i++) post(hs[i - 1], OPS.attend_heads, args(i), [[9, scale]]);
     imports.attend_heads(...args(0));
-    for (let i = 1; i < p; i++) {
-      if (steal(hs[i - 1])) imports.attend_heads(...args(i));
-      else wait(hs[i - 1]);
-    }
+    for (let i = 1; i < p; i++) join(hs[i - 1], imports.attend_heads);
     return undefined;
   };
   return out;
