@@ -427,6 +427,35 @@ test('weight pieces stream through the fetch helper, off the runtime worker thre
   assert.equal(own, 2, 'the runtime worker made only the two header requests; the fetch helper made the rest');
 });
 
+test("a web directory's chunk files stream through the fetch helper too", async (t) => {
+  if (!need(t, !missing, missing)) return;
+  const f = FIXTURES[0];
+  const ctx = await browser.newContext();
+  const page = await openPage(ctx, server.url + 'e2e.html');
+  server.clear();
+  const gen = await page.evaluate(async (src) => {
+    const { loadModel } = await import('/alibi.js');
+    globalThis.webModel = await loadModel(src, { cache: false });
+    const ids = [];
+    for await (const tok of globalThis.webModel.generate([1, 2, 3], { maxTokens: 4, temperature: 0 })) ids.push(tok.id);
+    return ids;
+  }, `/models/${f}/`);
+  const chunk = /\/model\.safetensors\.\d{3}\.[0-9a-f]{12}$/;
+  const rt = page.workers().find((w) => w.url().includes('/worker.js'));
+  assert.ok(rt, 'the runtime worker');
+  const own = await rt.evaluate((re) => performance.getEntriesByType('resource').filter((e) => new RegExp(re).test(new URL(e.name).pathname)).length, chunk.source);
+  await page.evaluate(() => globalThis.webModel.dispose());
+  await ctx.close();
+  const chunks = server.requests().filter((q) => q.path.startsWith(`/models/${f}/`) && chunk.test(q.path));
+  const man = JSON.parse(fs.readFileSync(path.join(dir, 'models', f, 'manifest.json'), 'utf8'));
+  assert.equal(chunks.length, man.files.reduce((n, x) => n + x.chunks.length, 0), 'one request per chunk');
+  assert.ok(chunks.length >= 2);
+  assert.ok(chunks.every((q) => q.status === 200 && !q.range), 'whole files, no Range header');
+  assert.equal(own, 0, 'the runtime worker fetched no chunk file itself');
+  const want = await expectNative(f, [1, 2, 3], 4);
+  assert.deepEqual(gen, want.ids.slice(0, gen.length));
+});
+
 test('a large download reads its pieces through two fetch helpers, with the same result', async (t) => {
   if (!need(t, !missing, missing)) return;
   const ctx = await browser.newContext();

@@ -65,7 +65,8 @@ function rangeCheck(u, status, header, start, end) {
 // entries) the same way, so a load from the cache overlaps reading piece
 // i+1 with the engine converting piece i. A second instance (storeHelper)
 // writes the chunk files.
-// Messages in: { id, url, start, end, reload, buf } (buf transferred),
+// Messages in: { id, url, start, end, whole, reload, buf } (buf transferred;
+// whole: no Range header, the file is expected to be end bytes long),
 // { id, cache, key, start: 0, end: size, buf } (a Cache Storage entry, or
 // with opfs: the file opfs of the private file system's directory cache),
 // { id, op: 'put', cache, opfs, buf } (store a chunk file),
@@ -137,9 +138,10 @@ function helperMain(check) {
       if (!res) return { buf: m.buf, n: 0, miss: true };
       c = { ok: true };
     } else {
-      const headers = { Range: `bytes=${m.start}-${m.end - 1}` };
+      // m.whole: the whole file (a web directory's chunk), at most end bytes.
+      const headers = m.whole ? {} : { Range: `bytes=${m.start}-${m.end - 1}` };
       res = await fetch(m.url, { signal, headers, cache: m.reload ? 'reload' : 'default' });
-      c = check(m.url, res.status, (k) => res.headers.get(k), m.start, m.end);
+      c = check(m.url, res.status, (k) => res.headers.get(k), m.whole ? undefined : m.start, m.end);
     }
     if (!c.ok) {
       res.body?.cancel().catch(() => {});
@@ -344,9 +346,10 @@ function startHelper(name) {
         });
       },
       // read fetches bytes [start, end) of url into the ArrayBuffer of
-      // `into` (transferred away and back): { bytes, total, etag, counted }.
+      // `into` (transferred away and back): { bytes, total, etag, counted };
+      // with whole, all of url (start 0, end its expected size).
       read(url, opts) {
-        return request({ url, start: opts.start, end: opts.end, reload: !!opts.reload }, opts);
+        return request({ url, start: opts.start, end: opts.end, whole: !!opts.whole, reload: !!opts.reload }, opts);
       },
       // readCached reads a cached piece (size bytes expected) into the
       // ArrayBuffer of `into`: the Cache Storage entry `key` of cache
@@ -431,15 +434,19 @@ export function httpFetcher(base, { fetch = globalThis.fetch.bind(globalThis), h
         rethrowFetch(e, u, signal);
       }
     },
-    // open: with `into` (a buffer for the bytes) and `helper` (a Promise of
-    // fetchHelper()'s client, or null), a range is read whole by the fetch
-    // helper and returned as { bytes, counted: true } (onBytes called as
-    // they arrive); otherwise as a body stream for readBody.
+    // open: with `into` (a buffer for the bytes: the range's, or the whole
+    // file's expected size) and `helper` (a Promise of fetchHelper()'s
+    // client, or null), the range or file is read by the fetch helper and
+    // returned as { bytes, counted: true } (onBytes called as they arrive);
+    // otherwise as a body stream for readBody.
     async open(name, signal, { start, end, reload = false, into, onBytes } = {}) {
       const u = url(name);
       const ranged = start !== undefined;
-      const h = ranged && into ? await helper : null;
-      if (h) return h.read(u, { start, end, reload, into, signal, onBytes });
+      const h = into ? await helper : null;
+      if (h) {
+        const range = ranged ? { start, end } : { start: 0, end: into.length, whole: true };
+        return h.read(u, { ...range, reload, into, signal, onBytes });
+      }
       const headers = ranged ? { Range: `bytes=${start}-${end - 1}` } : {};
       let res;
       try {
