@@ -234,6 +234,7 @@ async function planCached(fx, key, { cache, signal, small, puts, prior, pieceSiz
   }
   plan.puts = puts;
   plan.prior = plan.prior || prior;
+  plan.fromCache = true; // planned from the cache alone (runLoad reads ahead further)
   // revalidate resolves to whether the source still serves what the cache
   // holds; a question the network cannot answer (offline) counts as yes.
   plan.revalidate = async (sig) => {
@@ -538,7 +539,7 @@ export async function runLoad(plan, engine, {
     // read that waits for the engine's previous write leaves the engine
     // idle in between.
     const maxPiece = items.reduce((m, it) => Math.max(m, it.piece.size), 0);
-    const ahead = plan.revalidate && maxPiece > 0
+    const ahead = plan.fromCache && maxPiece > 0
       ? Math.max(concurrency, Math.min(items.length, Math.floor(CACHED_READ_AHEAD / maxPiece)))
       : concurrency;
     const pool = new BufferPool(ahead);
@@ -673,7 +674,7 @@ export async function runLoad(plan, engine, {
     // A model planned from the cache and found whole there only has the
     // date of its record refreshed: a write cut short (the worker ended)
     // leaves the record as it was, so the load does not wait for it.
-    const refreshOnly = !!plan.revalidate && cacheOK && whole;
+    const refreshOnly = !!plan.fromCache && cacheOK && whole;
     if (last && !refreshOnly) await last;
     progress.report('ready', null, 0);
     if (plan.revalidate && useCache) {

@@ -711,7 +711,7 @@ test('a load from the cache reads ahead up to 8 MiB of pieces; one from the netw
       await runLoad(plan, eng, { progress: createProgress(null), cache, concurrency: 3, onHeld: (h) => { maxHeld = Math.max(maxHeld, h); } });
       assert.deepEqual(new Uint8Array(Buffer.concat(eng.files.get(1).parts)), st);
       await plan.revalidated;
-      return { fromCache: !!plan.revalidate, maxHeld, pieces: Math.ceil(st.length / pieceSize) };
+      return { fromCache: !!plan.fromCache, maxHeld, pieces: Math.ceil(st.length / pieceSize) };
     };
     const first = await load();
     assert.equal(first.fromCache, false);
@@ -735,7 +735,7 @@ test('a load from the cache reads ahead up to 8 MiB of pieces; one from the netw
     try { return await http.fetch(...a); } finally { if (weights) inFlight--; }
   };
   const plan = await resolvePlan({ url: 'http://h/m/', fetch: counting }, { cache, pieceSize: 1000 });
-  assert.ok(plan.revalidate, 'planned from the cache');
+  assert.ok(plan.fromCache, 'planned from the cache');
   const eng = fakeEngine();
   await runLoad(plan, eng, { progress: createProgress(null), cache, concurrency: 3 });
   assert.deepEqual(new Uint8Array(Buffer.concat(eng.files.get(1).parts)), st);
@@ -758,7 +758,7 @@ test('a model the cache holds whole is planned and loaded from the cache without
 
   // First visit: from the network, into the cache.
   let r = await load(fakeHTTP(files).fetch);
-  assert.equal(r.plan.revalidate, undefined, 'nothing cached yet: a network plan');
+  assert.equal(r.plan.fromCache, undefined, 'nothing cached yet: a network plan');
   assert.equal(r.res.cached, true);
 
   // Returning visit: every request hangs, yet the model loads; the source
@@ -768,7 +768,7 @@ test('a model the cache holds whole is planned and loaded from the cache without
   const gate = new Promise((res) => { release = res; });
   const slow = async (...a) => { await gate; return gated.fetch(...a); };
   const plan = await resolvePlan(src(slow), { cache, pieceSize: 1000 });
-  assert.ok(plan.revalidate, 'planned from the cache');
+  assert.ok(plan.fromCache, 'planned from the cache');
   assert.deepEqual(plan.tokenizer, files['tokenizer.json']);
   const eng = fakeEngine();
   const res = await Promise.race([runLoad(plan, eng, { progress: createProgress(null), cache }), sleep(1000).then(() => null)]);
@@ -781,7 +781,7 @@ test('a model the cache holds whole is planned and loaded from the cache without
 
   // Offline: the cache alone, and the check cannot say it changed.
   r = await load(async () => { throw new TypeError('Failed to fetch'); });
-  assert.ok(r.plan.revalidate);
+  assert.ok(r.plan.fromCache);
   assert.equal(r.fresh, true);
 
   // The source changed: this load still gets the cached (whole, older)
@@ -792,10 +792,10 @@ test('a model the cache holds whole is planned and loaded from the cache without
   assert.equal(r.fresh, false);
   assert.equal((await cache.record(r.plan.key)).stale, true);
   r = await load(fakeHTTP(changed).fetch);
-  assert.equal(r.plan.revalidate, undefined, 'a stale model is planned from the network');
+  assert.equal(r.plan.fromCache, undefined, 'a stale model is planned from the network');
   assert.deepEqual(r.plan.tokenizer, changed['tokenizer.json']);
   r = await load(fakeHTTP(changed).fetch);
-  assert.ok(r.plan.revalidate, 'and then from the cache again');
+  assert.ok(r.plan.fromCache, 'and then from the cache again');
   assert.deepEqual(r.plan.tokenizer, changed['tokenizer.json']);
   assert.equal(r.fresh, true);
 
