@@ -5,11 +5,14 @@
 // env.memory), extra workers can instantiate the kernels (kernels-mt.wasm,
 // same code, shared memory import) against it and take part of each large
 // kernel call: Go calls matvec through its `alibi_simd` import as always;
-// the trampoline here hands rows (or tokens) [r1, rows) to the helper
-// threads, runs [0, r1) itself, then runs any part a helper has not started
-// and waits with Atomics for the parts that have. Each output
-// element is computed by the same kernel code on the same inputs, so the
-// results are bit for bit those of one thread.
+// the trampoline here cuts the rows (or tokens, or heads) into chunks,
+// publishes them in a work block the helper threads watch, and takes
+// chunks itself until none is left; then it waits for the chunks a helper
+// has started. A helper that is asleep or not scheduled (a busy machine)
+// takes fewer chunks or none, and the caller is held up by at most the one
+// chunk a helper was running when it lost its core. Each output element is
+// computed by the same kernel code on the same inputs, so the results are
+// bit for bit those of one thread.
 //
 // Usage (after simdImports() from host.mjs; plain ES module):
 //
@@ -30,16 +33,23 @@ export const LIMITS_SECTION = 'alibi.shared_memory';
 /** Kernels that are split across threads, and their op codes in thread.mjs. */
 export const OPS = Object.freeze({ matvec: 1, matmul: 2, matvec_q8: 3, matmul_q8: 4, attend_heads: 5 });
 
-// Control block (Int32Array over a SharedArrayBuffer), one per helper:
-// [SEQ] bumped by the caller for each job, [DONE] set to SEQ by the helper
-// when it is through with the job, [ERR] non-zero when it threw, [OP], then
-// args; [CLAIM] is SEQ while the job is open, and whoever takes it (the
-// helper when it starts, or the caller when the helper has not started by
-// the time the caller's own part is done) sets it to 0 with a
-// compare-exchange, so each job runs exactly once.
-export const SEQ = 0, DONE = 1, ERR = 2, OP = 3, CLAIM = 31, ARGS = 4, CTRL_INTS = 32;
+// The work block (Int32Array over a SharedArrayBuffer), one per pool, its
+// words on separate cache lines where threads poll them:
+// [NEXT] says which call is open and which chunk is next: (epoch << 14) |
+// (chunks << 7) | next; a thread takes chunk `next` by a compare-exchange
+// of that word to next+1, so each chunk runs exactly once, and a word from
+// an earlier call never matches. [FIN] counts the chunks done, [ERR] is
+// non-zero when a chunk threw in a helper, [OP] and [TIDS] (threads with a
+// thread id below TIDS may take chunks: attend_heads has a score block per
+// thread) describe the call, and chunk c's arguments are the ARG_INTS ints
+// at CHUNKS + c*ARG_INTS (f32 arguments as their bits). Helpers poll NEXT
+// (and sleep on it with Atomics.wait); the caller wakes them with
+// Atomics.notify when it publishes a call.
+export const NEXT = 0, FIN = 16, ERR = 32, OP = 33, TIDS = 34, CHUNKS = 48, ARG_INTS = 12, MAX_CHUNKS = 64;
+export const WORK_INTS = CHUNKS + MAX_CHUNKS * ARG_INTS;
+export const CHUNK_BITS = 7; // chunks and next, each below 1 << CHUNK_BITS
 
-// Splits are at multiples of ALIGN rows or tokens, so each part starts a
+// Splits are at multiples of ALIGN rows or tokens, so each chunk starts a
 // kernel's row or token block where one thread would: the results stay
 // identical to one thread's whatever blocking the kernels use.
 const ALIGN = 16;
@@ -55,7 +65,17 @@ const MIN_MATMUL = 1 << 17;
 // 8x32 from 64 positions on: 1<<14 ran its 2-thread prefill 1.14x as fast
 // as 1<<16, 1<<15 1.09x).
 const MIN_ATTEND = 1 << 14;
-// Spins before the caller sleeps on Atomics.wait for a helper's part.
+// Chunks: the same number per thread (an odd one out would leave a thread
+// with twice the work of another when both run). A prefill's matrix
+// products have up to MATMUL_CHUNKS per thread while a chunk keeps at least
+// CHUNK_WORK multiply-adds (about 10 us on one thread), so a thread that
+// runs slower takes fewer: the bundled model's 2-thread prefill in Node ran
+// 1.33x as fast as with one fixed half per thread (1.16x with a busy loop
+// on one core). A decode step's matvecs and attention have one chunk per
+// thread: four per thread changed its speed by 0.97x and 1.03x (quiet, busy).
+const MATMUL_CHUNKS = 4;
+const CHUNK_WORK = 1 << 17;
+// Spins before the caller sleeps on Atomics.wait for a helper's chunk.
 const SPIN = 1 << 14;
 
 /**
@@ -135,19 +155,19 @@ export function threadsSupported() {
 
 /**
  * Starts threads-1 helper threads, each with its own instance of the kernels
- * over memory. Resolves to a pool once every helper is ready; rejects (and
- * stops the ones started) when one cannot start.
+ * over memory, all watching one work block. Resolves to a pool once every
+ * helper is ready; rejects (and stops the ones started) when one cannot start.
  * @param {{ module: WebAssembly.Module, memory: WebAssembly.Memory, threads: number,
  *   spawn: (url: URL) => any, timeoutMs?: number }} opts
  */
 export async function startPool({ module, memory, threads, spawn, timeoutMs = 10000 }) {
   const helpers = [];
+  const work = new Int32Array(new SharedArrayBuffer(WORK_INTS * 4));
   const stop = () => { for (const h of helpers) { try { h.worker.terminate(); } catch { /* gone */ } } };
   try {
-    await Promise.all(Array.from({ length: Math.max(0, threads - 1) }, async () => {
-      const ctrl = new Int32Array(new SharedArrayBuffer(CTRL_INTS * 4));
+    await Promise.all(Array.from({ length: Math.max(0, threads - 1) }, async (_, i) => {
       const worker = await spawn();
-      helpers.push({ worker, ctrl, seq: 0 });
+      helpers.push({ worker });
       await new Promise((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error('alibi threads: a kernel thread did not start')), timeoutMs);
         const onMessage = (e) => {
@@ -161,7 +181,7 @@ export async function startPool({ module, memory, threads, spawn, timeoutMs = 10
           worker.addEventListener('message', onMessage, { once: true });
           worker.addEventListener('error', onError, { once: true });
         }
-        worker.postMessage({ module, memory, ctrl: ctrl.buffer });
+        worker.postMessage({ module, memory, work: work.buffer, tid: i + 1 });
       });
     }));
   } catch (e) {
@@ -171,51 +191,69 @@ export async function startPool({ module, memory, threads, spawn, timeoutMs = 10
   return {
     threads: helpers.length + 1,
     helpers,
+    work,
+    stats: { calls: 0, chunks: 0 },
     close: stop,
   };
 }
 
-function post(h, op, args, floats) {
-  const c = h.ctrl;
-  h.args = args; // for join, should the caller take the part back
-  c[OP] = op;
-  for (let i = 0; i < args.length; i++) c[ARGS + i] = args[i];
-  // f32 arguments travel as their bits, at their index in args
-  if (floats) for (const [i, x] of floats) { F32[0] = x; c[ARGS + i] = I32[0]; }
-  h.seq = (h.seq + 1) | 0 || 1; // never 0: CLAIM 0 means taken
-  Atomics.store(c, CLAIM, h.seq);
-  Atomics.store(c, SEQ, h.seq);
-  Atomics.notify(c, SEQ);
-}
-
 const F32 = new Float32Array(1), I32 = new Int32Array(F32.buffer);
+const CHUNK_MASK = (1 << CHUNK_BITS) - 1;
+const EPOCH_SHIFT = 2 * CHUNK_BITS;
+const EPOCH_MASK = (1 << (31 - EPOCH_SHIFT)) - 1;
 
-// steal takes back a posted job the helper has not started (it is asleep,
-// or not scheduled on a busy machine): the caller then runs that part
-// itself instead of waiting for the helper. Returns whether it did.
-function steal(h) {
-  return Atomics.compareExchange(h.ctrl, CLAIM, h.seq, 0) === h.seq;
+/**
+ * take claims the next chunk of the open call in work block W for thread
+ * tid: its index, or -1 when every chunk is taken (or the call is not for
+ * this thread). Helpers (thread.mjs) take chunks the same way.
+ * @param {Int32Array} W
+ * @param {number} [tid]
+ */
+export function take(W, tid = 0) {
+  for (;;) {
+    const v = Atomics.load(W, NEXT);
+    const next = v & CHUNK_MASK;
+    if (next >= ((v >> CHUNK_BITS) & CHUNK_MASK)) return -1;
+    // Read while the call is open, so it is this call's (a call's TIDS is
+    // written only once the call before it is done).
+    if (tid >= Atomics.load(W, TIDS)) return -1;
+    if (Atomics.compareExchange(W, NEXT, v, v + 1) === v) return next;
+  }
 }
 
-// join finishes helper h's part of the current call: the caller runs it
-// (kernel, with the arguments it was posted with) when the helper has not
-// started it (steal), else waits for it.
-function join(h, kernel) {
-  if (steal(h)) kernel(...h.args);
-  else wait(h);
-}
-
-function wait(h) {
-  const c = h.ctrl;
-  let spins = 0;
-  while (Atomics.load(c, DONE) !== h.seq) {
-    if (++spins > SPIN) Atomics.wait(c, DONE, Atomics.load(c, DONE), 1);
-  }
-  if (c[ERR]) {
-    const code = c[ERR];
-    c[ERR] = 0;
-    throw new WebAssembly.RuntimeError(`alibi threads: kernel op ${c[OP]} failed in a helper thread (${code})`);
-  }
+// caller runs kernel calls split into chunks over a pool (see the header).
+function caller(pool) {
+  const W = pool.work;
+  let epoch = 0;
+  // run publishes the chunks (each an argument list, f32 arguments at the
+  // indices in floats), wakes the helpers, takes chunks until none is left,
+  // and waits for the ones the helpers took. Threads with an id of tids or
+  // more take none; the caller is thread 0, and runs chunk c as kernel(c).
+  return function run(op, chunks, tids, floats, kernel) {
+    const n = chunks.length;
+    for (let c = 0; c < n; c++) {
+      const a = chunks[c];
+      const base = CHUNKS + c * ARG_INTS;
+      for (let i = 0; i < a.length; i++) W[base + i] = a[i];
+      if (floats) for (const i of floats) { F32[0] = a[i]; W[base + i] = I32[0]; }
+    }
+    W[OP] = op;
+    W[TIDS] = tids;
+    W[ERR] = 0;
+    Atomics.store(W, FIN, 0);
+    epoch = (epoch + 1) & EPOCH_MASK;
+    Atomics.store(W, NEXT, (epoch << EPOCH_SHIFT) | (n << CHUNK_BITS));
+    Atomics.notify(W, NEXT);
+    pool.stats.calls++;
+    let mine = 0;
+    for (let c; (c = take(W)) >= 0; mine++) kernel(c);
+    pool.stats.chunks += n - mine;
+    let spins = 0;
+    for (let f; (f = Atomics.load(W, FIN)) !== n - mine;) {
+      if (++spins > SPIN) Atomics.wait(W, FIN, f, 1);
+    }
+    if (W[ERR]) throw new WebAssembly.RuntimeError(`alibi threads: kernel op ${op} failed in a helper thread (${W[ERR]})`);
+  };
 }
 
 /**
@@ -223,31 +261,29 @@ function wait(h) {
  * matvec, matmul, matvec_q8, matmul_q8 and attend_heads calls are shared
  * with the pool's helpers. Other kernels run as before.
  * @param {Record<string, Function>} imports
- * @param {{ threads: number, helpers: any[] }} pool
+ * @param {{ threads: number, helpers: any[], work: Int32Array, stats: { calls: number, chunks: number } }} pool
  * @param {{ minMatVec?: number, minMatMul?: number }} [opts] the smallest
  *   matvec (rows*cols) and matmul (n*rows*cols) that are split
  */
 export function threadedImports(imports, pool, { minMatVec = MIN_MATVEC, minMatMul = MIN_MATMUL } = {}) {
   const parts = pool.threads;
-  const hs = pool.helpers;
   if (parts < 2) return { ...imports };
-  // bounds(n) splits n into `parts` ranges at multiples of ALIGN.
-  const bounds = (n) => {
-    const b = [0];
-    for (let i = 1; i < parts; i++) b.push(Math.min(n, Math.floor((n * i) / parts / ALIGN) * ALIGN));
-    b.push(n);
-    return b;
-  };
-  // split runs kernel op over n rows (or tokens): parts 1.. go to the
-  // helpers, part 0 runs here, then it runs each helper's part the helper
-  // has not started and waits for the others. args(start, count) are the
-  // op's arguments for rows [start, start+count).
-  const split = (op, n, min, work, args) => {
+  const run = caller(pool);
+  // split runs kernel op over n rows (or tokens) in up to per chunks a
+  // thread, at multiples of ALIGN; args(start, count) are the op's
+  // arguments for rows [start, start+count).
+  const split = (op, n, min, work, args, per = 1) => {
     if (n < parts * ALIGN || work < min) return imports[op](...args(0, n));
-    const b = bounds(n);
-    for (let i = 1; i < parts; i++) post(hs[i - 1], OPS[op], args(b[i], b[i + 1] - b[i]));
-    imports[op](...args(0, b[1]));
-    for (let i = 1; i < parts; i++) join(hs[i - 1], imports[op]);
+    const k = parts * Math.max(1, Math.min(per, Math.floor(MAX_CHUNKS / parts), Math.floor(n / ALIGN / parts), Math.floor(work / CHUNK_WORK / parts)));
+    const list = [];
+    let prev = 0;
+    for (let c = 1; c <= k; c++) {
+      const b = c === k ? n : Math.floor((n * c) / k / ALIGN) * ALIGN;
+      list.push(args(prev, b - prev));
+      prev = b;
+    }
+    const kernel = imports[op];
+    run(OPS[op], list, parts, null, (c) => kernel(...list[c]));
     return undefined;
   };
   const out = { ...imports };
@@ -259,27 +295,25 @@ export function threadedImports(imports, pool, { minMatVec = MIN_MATVEC, minMatM
     (r, k) => [dst + r * 4, w + r * cols, s + r * (cols / block) * 4, x, k, cols, block, scratch]);
   // Tokens split: dst row t, x row t.
   out.matmul = (dst, x, w, n, rows, cols) => split('matmul', n, minMatMul, n * rows * cols,
-    (t, k) => [dst + t * rows * 4, x + t * cols * 4, w, k, rows, cols]);
-  // scratch holds 68*(cols/32) bytes per token; each part gets its tokens' slice.
+    (t, k) => [dst + t * rows * 4, x + t * cols * 4, w, k, rows, cols], MATMUL_CHUNKS);
+  // scratch holds 68*(cols/32) bytes per token; each chunk gets its tokens' slice.
   out.matmul_q8 = (dst, x, w, s, n, rows, cols, block, scratch) => split('matmul_q8', n, minMatMul, n * rows * cols,
-    (t, k) => [dst + t * rows * 4, x + t * cols * 4, w, s, k, rows, cols, block, scratch + t * 68 * (cols >> 5)]);
+    (t, k) => [dst + t * rows * 4, x + t * cols * 4, w, s, k, rows, cols, block, scratch + t * 68 * (cols >> 5)], MATMUL_CHUNKS);
   // Heads split (no alignment needed: each head's work is independent and
-  // the same kernel code either way); each part scores into its own npos
-  // floats of sc, so sclen bounds the parts.
+  // the same kernel code either way). Each thread scores into its own npos
+  // floats of sc (thread id t at sc + t*npos*4, see thread.mjs), so sclen
+  // bounds the threads that take part.
   out.attend_heads = (o, q, k, v, sc, nh, d, npos, hstride, scale, slopes, sclen) => {
-    const p = Math.min(parts, nh, Math.floor(sclen / Math.max(1, npos)));
-    if (p < 2 || nh * npos * d < MIN_ATTEND) return imports.attend_heads(o, q, k, v, sc, nh, d, npos, hstride, scale, slopes, sclen);
-    const b = [0];
-    for (let i = 1; i < p; i++) b.push(Math.floor((nh * i) / p));
-    b.push(nh);
-    const args = (i) => {
-      const h0 = b[i], n = b[i + 1] - b[i];
-      return [o + h0 * d * 4, q + h0 * d * 4, k + h0 * hstride * 4, v + h0 * hstride * 4, sc + i * npos * 4,
-        n, d, npos, hstride, scale, slopes + h0 * 4, npos];
-    };
-    for (let i = 1; i < p; i++) post(hs[i - 1], OPS.attend_heads, args(i), [[9, scale]]);
-    imports.attend_heads(...args(0));
-    for (let i = 1; i < p; i++) join(hs[i - 1], imports.attend_heads);
+    const tids = Math.min(parts, nh, Math.floor(sclen / Math.max(1, npos)));
+    if (tids < 2 || nh * npos * d < MIN_ATTEND) return imports.attend_heads(o, q, k, v, sc, nh, d, npos, hstride, scale, slopes, sclen);
+    const n = tids; // one chunk a thread (see MATMUL_CHUNKS)
+    const list = [];
+    for (let c = 0; c < n; c++) {
+      const h0 = Math.floor((nh * c) / n), cnt = Math.floor((nh * (c + 1)) / n) - h0;
+      list.push([o + h0 * d * 4, q + h0 * d * 4, k + h0 * hstride * 4, v + h0 * hstride * 4, sc,
+        cnt, d, npos, hstride, scale, slopes + h0 * 4, npos]);
+    }
+    run(OPS.attend_heads, list, tids, [9], (c) => imports.attend_heads(...list[c]));
     return undefined;
   };
   return out;

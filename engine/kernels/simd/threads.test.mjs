@@ -42,9 +42,24 @@ function fill(f, off, n, seed) {
 
 test('threadsSupported in Node; thread.mjs speaks threads.mjs\'s protocol', () => {
   assert.equal(threadsSupported(), true);
-  for (const k of ['SEQ', 'DONE', 'ERR', 'OP', 'CLAIM', 'ARGS']) assert.equal(threadMod[k], threadsMod[k], k);
-  assert.ok(threadsMod.CLAIM >= threadsMod.ARGS + 12 && threadsMod.CLAIM < threadsMod.CTRL_INTS, 'CLAIM is past the longest argument list');
+  for (const k of ['NEXT', 'FIN', 'ERR', 'OP', 'TIDS', 'CHUNKS', 'ARG_INTS', 'MAX_CHUNKS', 'CHUNK_BITS']) assert.equal(threadMod[k], threadsMod[k], k);
+  assert.equal(threadMod.take.toString(), threadsMod.take.toString(), 'the same take()');
+  assert.ok(threadsMod.ARG_INTS >= 12, 'room for attend_heads\' 12 arguments');
+  assert.ok(threadsMod.MAX_CHUNKS < 1 << threadsMod.CHUNK_BITS);
   assert.deepEqual(threadMod.OPS, threadsMod.OPS);
+});
+
+test('take: each chunk of a call once, none of an earlier call, none for a thread the call leaves out', () => {
+  const { take, NEXT, TIDS, CHUNK_BITS } = threadsMod;
+  const W = new Int32Array(threadsMod.WORK_INTS);
+  W[TIDS] = 2;
+  W[NEXT] = (5 << (2 * CHUNK_BITS)) | (3 << CHUNK_BITS); // epoch 5, 3 chunks
+  assert.deepEqual([take(W), take(W, 1), take(W), take(W, 1)], [0, 1, 2, -1]);
+  W[NEXT] = (6 << (2 * CHUNK_BITS)) | (2 << CHUNK_BITS);
+  assert.equal(take(W, 2), -1, 'thread 2 of a call for 2 threads');
+  assert.equal(take(W, 1), 0);
+  W[TIDS] = 0;
+  assert.equal(take(W, 1), -1);
 });
 
 test('sharedMemoryFor: null for an ordinary module, the limits of a threads build', async () => {
@@ -109,30 +124,35 @@ test('threaded kernels equal one thread bit for bit (2 and 3 threads, odd shapes
           check('matmul_q8', n * rows);
         }
       }
-      for (const h of pool.helpers) assert.ok(h.seq >= 9, `a helper thread was handed only ${h.seq} jobs`);
+      assert.ok(pool.stats.calls >= 9, `only ${pool.stats.calls} calls were split`);
+      assert.ok(pool.stats.chunks > 0, 'the helpers took no chunk');
+      // Many small calls in a row, as a decode step makes them: each result
+      // still one thread's (a chunk taken twice, or an answer read before a
+      // helper's chunk was done, would show).
+      const rows = 512, cols = 256, W = 1 << 20, X = W + rows * cols * 4, DA = X + cols * 4 + 64, DB = DA + rows * 4 + 64;
+      fill(f, W / 4, rows * cols, 11);
+      for (let it = 0; it < 2000; it++) {
+        const r = 64 + 16 * (it % 29);
+        fill(f, X / 4, cols, it);
+        one.matvec(DA, W, X, r, cols);
+        f.fill(0, DB / 4, DB / 4 + r);
+        par.matvec(DB, W, X, r, cols);
+        for (let i = 0; i < r; i++) if (!Object.is(f[DA / 4 + i], f[DB / 4 + i])) assert.fail(`call ${it}: matvec ${r}x${cols} [${i}]`);
+      }
     } finally {
       pool.close();
     }
   }
 });
 
-test('a helper that does not run (asleep, or not scheduled) costs no wait: the caller runs its part', { skip }, async () => {
+test('a helper that does not run (asleep, or not scheduled) costs no wait: the caller runs every chunk', { skip }, async () => {
   const module = await WebAssembly.compile(fs.readFileSync(mtPath));
   const memory = new WebAssembly.Memory({ initial: 256, maximum: 256, shared: true });
   const simd = simdImports();
   assert.equal(simd.bind({ exports: { mem: memory } }, module), true);
   const one = simd.imports;
-  // A pool whose helper does not run its jobs: a watchdog thread marks
-  // each job done without running it, from 2 s on (so a caller that waits
-  // for the helper instead of taking its part back gets wrong results, and
-  // does not hang).
-  const stalled = { threads: 2, helpers: [{ ctrl: new Int32Array(new SharedArrayBuffer(threadsMod.CTRL_INTS * 4)), seq: 0 }] };
-  const watchdog = new Worker(`
-    const { workerData } = require('node:worker_threads');
-    const c = new Int32Array(workerData);
-    setTimeout(() => setInterval(() => { Atomics.store(c, ${threadsMod.DONE}, Atomics.load(c, ${threadsMod.SEQ})); Atomics.notify(c, ${threadsMod.DONE}); }, 5), 2000);
-  `, { eval: true, workerData: stalled.helpers[0].ctrl.buffer });
-  after(() => watchdog.terminate());
+  // A pool of two threads whose helper never comes to take a chunk.
+  const stalled = { threads: 2, helpers: [], work: new Int32Array(new SharedArrayBuffer(threadsMod.WORK_INTS * 4)), stats: { calls: 0, chunks: 0 } };
   const par = threadedImports(one, stalled, { minMatVec: 1, minMatMul: 1 });
   const f = new Float32Array(memory.buffer);
   const rows = 512, cols = 256, n = 40;
@@ -148,8 +168,42 @@ test('a helper that does not run (asleep, or not scheduled) costs no wait: the c
   one.matmul(DA, X, W, n, rows, cols);
   par.matmul(DB, X, W, n, rows, cols);
   same('matmul', n * rows);
-  assert.equal(stalled.helpers[0].seq, 2, 'both calls were split');
-  assert.equal(stalled.helpers[0].ctrl[threadsMod.CLAIM], 0, 'and the last part taken back');
+  assert.equal(stalled.stats.calls, 2, 'both calls were split');
+  assert.equal(stalled.stats.chunks, 0, 'and every chunk run by the caller');
+});
+
+test('attend_heads over threads: each thread scores in its own block, results as one thread\'s', { skip }, async () => {
+  const module = await WebAssembly.compile(fs.readFileSync(mtPath));
+  const memory = new WebAssembly.Memory({ initial: 256, maximum: 256, shared: true });
+  const simd = simdImports();
+  assert.equal(simd.bind({ exports: { mem: memory } }, module), true);
+  const one = simd.imports;
+  const pool = await startPool({ module, memory, threads: 3, spawn });
+  try {
+    const par = threadedImports(one, pool);
+    const f = new Float32Array(memory.buffer);
+    for (const [nh, d, npos] of [[16, 64, 300], [8, 32, 100], [7, 48, 513]]) {
+      const ctx = 600, hstride = ctx * d;
+      const Q = 1 << 16, K = Q + nh * d * 4, V = K + nh * hstride * 4, SL = V + nh * hstride * 4, SC = SL + nh * 4;
+      const OA = SC + 4 * ctx * 4, OB = OA + nh * d * 4;
+      fill(f, Q / 4, nh * d, nh);
+      fill(f, K / 4, nh * hstride, d);
+      fill(f, V / 4, nh * hstride, npos);
+      for (let h = 0; h < nh; h++) f[SL / 4 + h] = 2 ** (-(h + 1) / 2);
+      one.attend_heads(OA, Q, K, V, SC, nh, d, npos, hstride, 0.125, SL, 4 * ctx);
+      const calls = pool.stats.calls, chunks = pool.stats.chunks;
+      // Calls back to back keep the helpers awake and taking chunks.
+      for (let it = 0; it < 300; it++) {
+        f.fill(0, OB / 4, OB / 4 + nh * d);
+        par.attend_heads(OB, Q, K, V, SC, nh, d, npos, hstride, 0.125, SL, 4 * ctx);
+        for (let i = 0; i < nh * d; i++) if (!Object.is(f[OA / 4 + i], f[OB / 4 + i])) assert.fail(`${nh}x${d}x${npos} call ${it}: [${i}] ${f[OA / 4 + i]} != ${f[OB / 4 + i]}`);
+      }
+      assert.equal(pool.stats.calls, calls + 300, `${nh}x${d} at ${npos} positions was split`);
+      assert.ok(pool.stats.chunks > chunks, 'the helpers took chunks');
+    }
+  } finally {
+    pool.close();
+  }
 });
 
 test('a helper that cannot instantiate the kernels fails the pool start', { skip }, async () => {
@@ -171,9 +225,9 @@ test('an idle helper polls for SPIN_MS after a job, then sleeps; default thresho
     fill(f, W / 4, 256 * 256, 1);
     fill(f, X / 4, 256, 2);
     const job = () => {
-      const before = pool.helpers[0].seq;
+      const before = pool.stats.calls;
       par.matvec(D, W, X, 256, 256);
-      assert.equal(pool.helpers[0].seq, before + 1, 'a 256x256 matvec (a 4M-parameter model\'s) is shared');
+      assert.equal(pool.stats.calls, before + 1, 'a 256x256 matvec (a 4M-parameter model\'s) is shared');
       return Array.from(f.subarray(D / 4, D / 4 + 256));
     };
     const first = job();
