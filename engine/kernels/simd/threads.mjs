@@ -37,8 +37,10 @@ export const OPS = Object.freeze({ matvec: 1, matmul: 2, matvec_q8: 3, matmul_q8
 // words on separate cache lines where threads poll them:
 // [NEXT] says which call is open and which chunk is next: (epoch << 14) |
 // (chunks << 7) | next; a thread takes chunk `next` by a compare-exchange
-// of that word to next+1, so each chunk runs exactly once, and a word from
-// an earlier call never matches. [FIN] counts the chunks done, [ERR] is
+// of that word to next+1, so each chunk runs exactly once (a word read
+// during an earlier call no longer matches, or, the epoch having wrapped,
+// says exactly what the open call's does). [FIN] counts the helpers'
+// chunks done, [ERR] is
 // non-zero when a chunk threw in a helper, [OP] and [TIDS] (threads with a
 // thread id below TIDS may take chunks: attend_heads has a score block per
 // thread) describe the call, and chunk c's arguments are the ARG_INTS ints
