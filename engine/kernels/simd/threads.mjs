@@ -224,7 +224,9 @@ export function take(W, tid = 0) {
 }
 
 // caller runs kernel calls split into chunks over a pool (see the header).
-function caller(pool) {
+// A helper that has not finished a chunk after stallMs (its worker ended,
+// or it is stuck) fails the call instead of holding the engine forever.
+function caller(pool, stallMs) {
   const W = pool.work;
   let epoch = 0;
   // run publishes the chunks (each an argument list, f32 arguments at the
@@ -248,12 +250,27 @@ function caller(pool) {
     Atomics.notify(W, NEXT);
     pool.stats.calls++;
     let mine = 0;
-    for (let c; (c = take(W)) >= 0; mine++) kernel(c);
+    let err = null;
+    try {
+      for (let c; (c = take(W)) >= 0; mine++) kernel(c);
+    } catch (e) {
+      // Take what is left unrun, and still wait for the helpers' chunks
+      // below: the next call must not start while one of this call's runs.
+      err = e;
+      for (mine++; take(W) >= 0;) mine++;
+    }
     pool.stats.chunks += n - mine;
     let spins = 0;
+    let since = 0;
     for (let f; (f = Atomics.load(W, FIN)) !== n - mine;) {
-      if (++spins > SPIN) Atomics.wait(W, FIN, f, 1);
+      if (++spins > SPIN) {
+        const now = performance.now();
+        if (!since) since = now;
+        else if (now - since > stallMs) throw new WebAssembly.RuntimeError(`alibi threads: a kernel thread has not finished its part of op ${op} after ${Math.round(stallMs / 1000)} s`);
+        Atomics.wait(W, FIN, f, 1);
+      }
     }
+    if (err) throw err;
     if (W[ERR]) throw new WebAssembly.RuntimeError(`alibi threads: kernel op ${op} failed in a helper thread (${W[ERR]})`);
   };
 }
@@ -264,13 +281,14 @@ function caller(pool) {
  * with the pool's helpers. Other kernels run as before.
  * @param {Record<string, Function>} imports
  * @param {{ threads: number, helpers: any[], work: Int32Array, stats: { calls: number, chunks: number } }} pool
- * @param {{ minMatVec?: number, minMatMul?: number }} [opts] the smallest
- *   matvec (rows*cols) and matmul (n*rows*cols) that are split
+ * @param {{ minMatVec?: number, minMatMul?: number, stallMs?: number }} [opts] the smallest
+ *   matvec (rows*cols) and matmul (n*rows*cols) that are split, and how long
+ *   a call waits for a helper's chunk before it fails (default 60 s)
  */
-export function threadedImports(imports, pool, { minMatVec = MIN_MATVEC, minMatMul = MIN_MATMUL } = {}) {
+export function threadedImports(imports, pool, { minMatVec = MIN_MATVEC, minMatMul = MIN_MATMUL, stallMs = 60000 } = {}) {
   const parts = pool.threads;
   if (parts < 2) return { ...imports };
-  const run = caller(pool);
+  const run = caller(pool, stallMs);
   // split runs kernel op over n rows (or tokens) in up to per chunks a
   // thread, at multiples of ALIGN; args(start, count) are the op's
   // arguments for rows [start, start+count).
