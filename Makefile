@@ -11,7 +11,7 @@ SITE       := $(BUILD)/site
 WASMEXEC   := $(CURDIR)/tools/wasmexec/go_js_wasm_exec
 GOJS       := GOOS=js GOARCH=wasm
 # Portable packages that must also pass under GOOS=js GOARCH=wasm in Node.
-WASM_PKGS  := ./engine/... ./tokenizer/... ./wasm/...
+WASM_PKGS  := ./engine/... ./tokenizer/... ./internal/onig/... ./internal/jsonscan/... ./wasm/...
 FUZZTIME   ?= 10s
 
 .PHONY: all demo test test-go test-wasm test-js test-e2e test-edge lint site cli deps build-deps test-deps \

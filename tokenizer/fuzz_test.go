@@ -15,7 +15,8 @@ func allMatches(m matcher, s string) [][2]int {
 	return out
 }
 
-// handVsRegexp2 checks every hand-written matcher against regexp2 running the same pattern.
+// handVsRegexp2 checks every hand-written matcher, and internal/onig, against regexp2 running
+// the same pattern.
 func handVsRegexp2(t *testing.T, s string) {
 	t.Helper()
 	if !utf8.ValidString(s) {
@@ -26,8 +27,16 @@ func handVsRegexp2(t *testing.T, s string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got, want := allMatches(hand, s), allMatches(re, s); !slices.Equal(got, want) {
+		on, err := compileOnig(pat)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, want := allMatches(hand, s), allMatches(re, s)
+		if !slices.Equal(got, want) {
 			t.Fatalf("pattern %q on %q:\nhand    %v\nregexp2 %v", pat, s, got, want)
+		}
+		if o := allMatches(on, s); !slices.Equal(o, want) {
+			t.Fatalf("pattern %q on %q:\nonig    %v\nregexp2 %v", pat, s, o, want)
 		}
 	}
 }

