@@ -227,6 +227,41 @@ test('second load of a model fetches no weight bytes (web and HF sources)', asyn
   }
 });
 
+test('a cached chunk file altered on disk is caught by its SHA-256 and fetched again', async (t) => {
+  if (!need(t, !missing, missing)) return;
+  const f = FIXTURES[0];
+  const src = `/models/${f}/`;
+  const ctx = await browser.newContext();
+  const p1 = await openPage(ctx, server.url + 'e2e.html');
+  const r1 = await inPage(p1, { src, ids: [1, 2], maxTokens: 2 });
+  assert.ok(r1.ok, r1.message);
+  // Flip one byte of every chunk file (same size), as a damaged disk would.
+  const altered = await p1.evaluate(async () => {
+    const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle('alibi-models-v1');
+    let n = 0;
+    for await (const [name, h] of dir.entries()) {
+      if (!/^[0-9a-f]{64}$/.test(name)) continue;
+      const bytes = new Uint8Array(await (await h.getFile()).arrayBuffer());
+      bytes[bytes.length >> 1] ^= 0xff;
+      const w = await h.createWritable();
+      await w.write(bytes);
+      await w.close();
+      n++;
+    }
+    return n;
+  });
+  await p1.close();
+  assert.ok(altered > 0);
+  server.clear();
+  const p2 = await openPage(ctx, server.url + 'e2e.html');
+  const r2 = await inPage(p2, { src, ids: [1, 2], maxTokens: 2 });
+  await ctx.close();
+  assert.ok(r2.ok, r2.message);
+  const chunkReqs = server.requests().filter((q) => /\.safetensors\.\d+\.[0-9a-f]{12}$/.test(q.path));
+  assert.equal(chunkReqs.length, altered, 'each altered chunk fetched again');
+  assert.deepEqual(r2.gen, r1.gen);
+});
+
 test('a model the cache holds whole loads while the network is silent; a changed source loads anew next time', async (t) => {
   if (!need(t, !missing, missing)) return;
   // A copy of a fixture that the test changes on the server.

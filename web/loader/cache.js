@@ -19,6 +19,10 @@ import { fetchHelper, storeHelper, readBody } from './fetchers.js';
 import { sha256Hex } from './sha256.js';
 
 export const CACHE_NAME = 'alibi-models-v1';
+
+// digests maps the bytes readInto returned to their SHA-256 (hex) where the
+// fetch helper computed it, so the caller need not hash them again.
+export const digests = new WeakMap();
 const RECORD_PARAM = 'alibi-model';
 
 function withParams(url, params) {
@@ -102,18 +106,22 @@ export async function openModelCache(name = CACHE_NAME) {
     // buffer `into` (a Uint8Array of size bytes): the bytes read (shorter,
     // or one byte longer, when the entry's size differs), or null when
     // there is no entry. Where the fetch helper runs, it reads the entry on
-    // its own thread while this one feeds the engine.
+    // its own thread while this one feeds the engine; with hash, it also
+    // hashes a chunk file it read whole, and `digests` maps the bytes to
+    // that SHA-256.
     // A chunk is looked for in the private file system first, then in
     // Cache Storage; once a load finds chunks only in Cache Storage (an
     // older version stored the model), it looks there first.
-    async readInto(key, size, into, signal) {
+    async readInto(key, size, into, signal, { hash = false } = {}) {
       const helper = await fetchHelper();
       const f = await fileOf(key);
       const fromFile = async () => {
         if (helper && helper.opfs) {
-          const r = await helper.readCached(name, key, size, { into, signal, opfs: f.file });
+          const r = await helper.readCached(name, key, size, { into, signal, opfs: f.file, hash });
           into = new Uint8Array(r.bytes.buffer, 0, size); // back from the helper
-          return r.miss ? null : r.bytes;
+          if (r.miss) return null;
+          if (r.sha256) digests.set(r.bytes, r.sha256);
+          return r.bytes;
         }
         const fh = await f.dir.getFileHandle(f.file).catch(() => null);
         return fh ? readBody({ body: (await fh.getFile()).stream() }, size, signal, () => {}, into) : null;

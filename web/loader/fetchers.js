@@ -67,11 +67,12 @@ function rangeCheck(u, status, header, start, end) {
 // writes the chunk files.
 // Messages in: { id, url, start, end, whole, reload, buf } (buf transferred;
 // whole: no Range header, the file is expected to be end bytes long),
-// { id, cache, key, start: 0, end: size, buf } (a Cache Storage entry, or
-// with opfs: the file opfs of the private file system's directory cache),
+// { id, cache, key, start: 0, end: size, buf, hash } (a Cache Storage entry, or
+// with opfs: the file opfs of the private file system's directory cache;
+// hash: give the SHA-256 of a private file system piece read whole),
 // { id, op: 'put', cache, opfs, buf } (store a chunk file),
 // { abort: id }. Out: { ready, opfs }, { id, progress: n },
-// { id, buf, n, longer, total, etag, miss } (buf transferred), { id, error: { type, message } }.
+// { id, buf, n, longer, total, etag, miss, sha256 } (buf transferred), { id, error: { type, message } }.
 // It is serialized with Function.prototype.toString, so it uses nothing
 // but its argument and the worker's globals.
 function helperMain(check) {
@@ -123,14 +124,22 @@ function helperMain(check) {
       } catch {
         return { buf: m.buf, n: 0, miss: true }; // absent, or being written
       }
+      let r;
       try {
         const limit = m.end - m.start;
         const size = h.getSize();
         const n = h.read(new Uint8Array(m.buf, 0, Math.min(size, limit)), { at: 0 });
-        return { buf: m.buf, n, longer: size > limit };
+        r = { buf: m.buf, n, longer: size > limit };
       } finally {
         h.close();
       }
+      // The piece's SHA-256, here rather than on the runtime worker's
+      // thread, which a load from the cache keeps busy with the engine.
+      if (m.hash && r.n === m.end - m.start && !r.longer && self.crypto && crypto.subtle) {
+        const d = new Uint8Array(await crypto.subtle.digest('SHA-256', new Uint8Array(r.buf, 0, r.n)));
+        r.sha256 = Array.from(d, (b) => b.toString(16).padStart(2, '0')).join('');
+      }
+      return r;
     }
     if (m.cache) {
       // A cached piece: Cache Storage entry m.key of cache m.cache.
@@ -357,9 +366,10 @@ function startHelper(name) {
       // system's directory cacheName. It gives { bytes } as read (shorter or
       // one byte longer when the entry's size differs) and miss: true when
       // there is no such entry; then bytes is empty and its buffer is into's,
-      // back from the helper.
-      readCached(cacheName, key, size, { into, signal, opfs }) {
-        return request({ cache: cacheName, key, opfs, start: 0, end: size }, { into, signal });
+      // back from the helper. With hash, a private file system piece read
+      // whole comes with its SHA-256 (hex) as sha256.
+      readCached(cacheName, key, size, { into, signal, opfs, hash = false }) {
+        return request({ cache: cacheName, key, opfs, start: 0, end: size, hash }, { into, signal });
       },
     };
     function request(msg, { into, signal, onBytes = () => {} }) {
@@ -384,7 +394,7 @@ function startHelper(name) {
           resolve: done((m) => {
             let bytes = new Uint8Array(m.buf, 0, m.n);
             if (m.longer) bytes = new Uint8Array(limit + 1); // one extra byte shows the mismatch
-            resolve2({ bytes, total: m.total, etag: m.etag, counted: true, miss: !!m.miss });
+            resolve2({ bytes, total: m.total, etag: m.etag, counted: true, miss: !!m.miss, sha256: m.sha256 });
           }),
         });
         if (signal) signal.addEventListener('abort', onAbort, { once: true });

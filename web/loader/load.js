@@ -13,7 +13,7 @@ import { parseManifest } from './manifest.js';
 import { headerLength, parseHeader } from './safetensors.js';
 import { sha256Hex, isSha256Hex } from './sha256.js';
 import { runPipeline } from './scheduler.js';
-import { chunkKey, rangeKey, prefixKey, normalizeSourceURL } from './cache.js';
+import { chunkKey, rangeKey, prefixKey, normalizeSourceURL, digests } from './cache.js';
 
 export const DEFAULT_PIECE_SIZE = 8 << 20;
 
@@ -575,12 +575,12 @@ export async function runLoad(plan, engine, {
       // short before its record was written are fetched again).
       if (useCache && piece.cacheKey && (await prior)) {
         const buf = pool.take(piece.size);
-        const bytes = await cache.readInto(piece.cacheKey, piece.size, buf, sig).catch(() => {
+        const bytes = await cache.readInto(piece.cacheKey, piece.size, buf, sig, { hash: !!piece.sha256 }).catch(() => {
           throwIfAborted(sig);
           return new Uint8Array(0); // unreadable: fetched again below
         });
         if (bytes) {
-          const ok = bytes.length === piece.size && (!piece.sha256 || (await sha256Hex(bytes)) === piece.sha256);
+          const ok = bytes.length === piece.size && (!piece.sha256 || (digests.get(bytes) || (await sha256Hex(bytes))) === piece.sha256);
           if (ok) {
             count('cached')(bytes.length);
             return bytes;
