@@ -544,14 +544,6 @@ func foldEq(a, b rune) bool {
 	return false
 }
 
-// MatchAt returns the end of the match that starts at i, or -1.
-func (re *Regexp) MatchAt(s string, i int) int {
-	m := re.machine(s)
-	m.start = i
-	m.budget = maxAttemptSteps
-	return m.run(re.prog, i, -1)
-}
-
 func (re *Regexp) machine(s string) *machine {
 	m := &machine{s: s}
 	if re.marks > 0 {
