@@ -1,5 +1,7 @@
 package onig
 
+//go:generate go run gen_scripts.go
+
 import (
 	"strings"
 	"unicode"
@@ -71,9 +73,9 @@ func (c *class) member(r rune) bool {
 
 // property returns the tables of a Unicode property or POSIX bracket name
 // (compared as Oniguruma does: case, spaces, '_' and '-' ignored), or nil.
-// Only the general categories, the common scripts and the POSIX classes are
-// known: the unicode package's name maps would put all of its tables' map
-// initialisers into every build.
+// The general categories, the POSIX classes and every script of the unicode
+// package are known (scripts.go, generated: the unicode package's name maps
+// would put their initialisers into every build).
 func property(name string) []*unicode.RangeTable {
 	key := strings.Map(func(r rune) rune {
 		switch r {
@@ -96,6 +98,8 @@ func property(name string) []*unicode.RangeTable {
 		return t(unicode.Lm)
 	case "lo", "otherletter":
 		return t(unicode.Lo)
+	case "lc", "casedletter":
+		return t(unicode.LC)
 	case "m", "mark", "combiningmark":
 		return t(unicode.M)
 	case "mn", "nonspacingmark":
@@ -156,6 +160,8 @@ func property(name string) []*unicode.RangeTable {
 		return t(unicode.Co)
 	case "cs", "surrogate":
 		return t(unicode.Cs)
+	case "cn", "unassigned":
+		return t(unicode.Cn)
 	case "alpha", "alphabetic":
 		return t(unicode.L, unicode.M, unicode.Nl, unicode.Other_Alphabetic)
 	case "alnum":
@@ -178,52 +184,9 @@ func property(name string) []*unicode.RangeTable {
 		return t(&unicode.RangeTable{R16: []unicode.Range16{{Lo: 0, Hi: 0x7f, Stride: 1}}, LatinOffset: 1})
 	case "any":
 		return t(&unicode.RangeTable{R16: []unicode.Range16{{Lo: 0, Hi: 0xffff, Stride: 1}}, R32: []unicode.Range32{{Lo: 0x10000, Hi: unicode.MaxRune, Stride: 1}}})
-	case "han":
-		return t(unicode.Han)
-	case "hiragana":
-		return t(unicode.Hiragana)
-	case "katakana":
-		return t(unicode.Katakana)
-	case "hangul":
-		return t(unicode.Hangul)
-	case "latin":
-		return t(unicode.Latin)
-	case "greek":
-		return t(unicode.Greek)
-	case "cyrillic":
-		return t(unicode.Cyrillic)
-	case "arabic":
-		return t(unicode.Arabic)
-	case "hebrew":
-		return t(unicode.Hebrew)
-	case "thai":
-		return t(unicode.Thai)
-	case "devanagari":
-		return t(unicode.Devanagari)
-	case "bengali":
-		return t(unicode.Bengali)
-	case "tamil":
-		return t(unicode.Tamil)
-	case "telugu":
-		return t(unicode.Telugu)
-	case "armenian":
-		return t(unicode.Armenian)
-	case "georgian":
-		return t(unicode.Georgian)
-	case "ethiopic":
-		return t(unicode.Ethiopic)
-	case "khmer":
-		return t(unicode.Khmer)
-	case "lao":
-		return t(unicode.Lao)
-	case "myanmar":
-		return t(unicode.Myanmar)
-	case "tibetan":
-		return t(unicode.Tibetan)
-	case "common":
-		return t(unicode.Common)
-	case "inherited":
-		return t(unicode.Inherited)
+	}
+	if sc := script(key); sc != nil {
+		return t(sc)
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/dlclark/regexp2/v2"
@@ -141,6 +142,23 @@ func TestEmptyMatchOffsets(t *testing.T) {
 	// a match is skipped, then (4,4).
 	if got, want := all(re, "baab"), [][2]int{{0, 0}, {1, 3}, {4, 4}}; !slices.Equal(got, want) {
 		t.Errorf("got %v, want %v", got, want)
+	}
+}
+
+// Every category and script the unicode package names is a property.
+func TestPropertyNames(t *testing.T) {
+	for _, m := range []map[string]*unicode.RangeTable{unicode.Categories, unicode.Scripts} {
+		for name, want := range m {
+			got := property(name)
+			if len(got) != 1 || got[0] != want {
+				t.Errorf("property(%q) = %v", name, got)
+			}
+		}
+	}
+	for _, name := range []string{"Old Italic", "old-italic", "OLD_ITALIC", "Letter", "decimal_number", "alpha", "^"} {
+		if name != "^" && property(name) == nil {
+			t.Errorf("property(%q) = nil", name)
+		}
 	}
 }
 
