@@ -2,6 +2,7 @@ package onig
 
 import (
 	"fmt"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 )
@@ -45,7 +46,6 @@ type prog struct {
 
 // Regexp is a compiled pattern. It is safe for concurrent use.
 type Regexp struct {
-	pat   string
 	prog  *prog
 	marks int
 	// memo: the outcome of the top-level program from (pc, pos) depends on
@@ -68,11 +68,8 @@ func Compile(pat string) (*Regexp, error) {
 	if err != nil {
 		return nil, fmt.Errorf("regex %q: %w", pat, err)
 	}
-	return &Regexp{pat: pat, prog: pr, marks: c.marks, memo: c.marks == 0 && !c.searchStart}, nil
+	return &Regexp{prog: pr, marks: c.marks, memo: c.marks == 0 && !c.searchStart}, nil
 }
-
-// String returns the pattern.
-func (re *Regexp) String() string { return re.pat }
 
 type compiler struct {
 	marks       int
@@ -197,7 +194,8 @@ func (c *compiler) repeat(p *prog, n *node) error {
 	}
 	if n.max < 0 {
 		// L: split body, out; body (guarded against empty iterations); jmp L; out:
-		nullable := canBeEmpty(body)
+		least, _ := width(body)
+		nullable := least == 0
 		loop, err := c.add(p, inst{op: opSplit})
 		if err != nil {
 			return err
@@ -242,35 +240,6 @@ func (c *compiler) repeat(p *prog, n *node) error {
 		prefer(sp, sp+1, len(p.insts))
 	}
 	return nil
-}
-
-// canBeEmpty reports whether n may match the empty string.
-func canBeEmpty(n *node) bool {
-	switch n.kind {
-	case nEmpty, nAssert, nLook:
-		return true
-	case nRune, nClass, nAny:
-		return false
-	case nConcat:
-		for _, s := range n.subs {
-			if !canBeEmpty(s) {
-				return false
-			}
-		}
-		return true
-	case nAlt:
-		for _, s := range n.subs {
-			if canBeEmpty(s) {
-				return true
-			}
-		}
-		return false
-	case nRepeat:
-		return n.min == 0 || canBeEmpty(n.subs[0])
-	case nAtomic:
-		return canBeEmpty(n.subs[0])
-	}
-	return true
 }
 
 // width returns the least and most runes n can match (max < 0: no bound).
@@ -516,14 +485,16 @@ func (m *machine) assert(at assertKind, pos int) bool {
 	return false
 }
 
-var word = func() *class { c := wordClass(); c.finish(); return c }()
+// word is \w for \b and \B, built when a pattern first asks (not at every
+// start of the program).
+var word = sync.OnceValue(func() *class { c := wordClass(); c.finish(); return c })
 
 func (m *machine) wordAt(pos int) bool {
 	if pos >= len(m.s) {
 		return false
 	}
 	r, _ := utf8.DecodeRuneInString(m.s[pos:])
-	return word.has(r)
+	return word().has(r)
 }
 
 func (m *machine) wordBefore(pos int) bool {
@@ -531,7 +502,7 @@ func (m *machine) wordBefore(pos int) bool {
 		return false
 	}
 	r, _ := utf8.DecodeLastRuneInString(m.s[:pos])
-	return word.has(r)
+	return word().has(r)
 }
 
 // foldEq reports whether a and b are case variants of each other.
@@ -581,12 +552,7 @@ func (re *Regexp) FindAll(s string, yield func(start, end int)) {
 			if i == len(s) {
 				break
 			}
-			if s[i] < utf8.RuneSelf {
-				i++
-			} else {
-				_, n := utf8.DecodeRuneInString(s[i:])
-				i += n
-			}
+			i = nextRune(s, i)
 		}
 		if st < 0 {
 			return
@@ -595,8 +561,7 @@ func (re *Regexp) FindAll(s string, yield func(start, end int)) {
 			if from >= len(s) {
 				return
 			}
-			_, n := utf8.DecodeRuneInString(s[from:])
-			from += n
+			from = nextRune(s, from)
 			continue
 		}
 		if m.visited != nil {
@@ -617,3 +582,12 @@ func (re *Regexp) FindAll(s string, yield func(start, end int)) {
 var memoAfter = 1 << 12
 
 const memoMaxBits = 1 << 26
+
+// nextRune returns the offset of the rune after the one at i < len(s).
+func nextRune(s string, i int) int {
+	if s[i] < utf8.RuneSelf {
+		return i + 1
+	}
+	_, n := utf8.DecodeRuneInString(s[i:])
+	return i + n
+}

@@ -65,6 +65,7 @@ func findAllCases(t *testing.T) {
 		{`a*+a`, "aaaa", []string{}},
 		{`a++b`, "aaab", []string{"aaab"}},
 		{`x{`, "x{", []string{"x{"}}, // '{' not starting an interval is literal
+		{`x{,}y{a}`, "x{,}y{a}", []string{"x{,}y{a}"}},
 		// Lookaround and atomic groups.
 		{`\s+(?!\S)`, "a   b  ", []string{"  ", "  "}},
 		{`(?<=a)b`, "ab cb", []string{"b"}},

@@ -138,9 +138,7 @@ func (p *parser) concat(fold bool) (*node, bool, error) {
 			break
 		}
 		if c == '(' && strings.HasPrefix(p.pat[p.i:], "(?") {
-			if f, ok, err := p.inlineFlags(fold); err != nil {
-				return nil, fold, err
-			} else if ok {
+			if f, ok := p.inlineFlags(fold); ok {
 				fold = f
 				continue
 			}
@@ -167,35 +165,34 @@ func (p *parser) concat(fold bool) (*node, bool, error) {
 	return &node{kind: nConcat, subs: seq}, fold, nil
 }
 
-// inlineFlags reads "(?i)", "(?-i)" or "(?i-i)" (flags up to the end of the
-// enclosing group); ok is false when the group is something else.
-func (p *parser) inlineFlags(fold bool) (bool, bool, error) {
-	j := p.i + 2
+// flagRun reads the option letters after the "(?" at p.i ('i' turns case
+// folding on, after a '-' off) and returns the setting and the offset from
+// p.i of the byte that ended the run.
+func (p *parser) flagRun(fold bool) (bool, int) {
 	on := true
-	f := fold
-	for j < len(p.pat) {
+	j := p.i + 2
+	for ; j < len(p.pat); j++ {
 		switch p.pat[j] {
 		case 'i':
-			f = on
-		case 'm', 'x':
-			// Ruby's m (dot matches newline) and x (extended) change how the
-			// rest is read; refuse rather than misread.
-			p.i = j
-			return fold, false, p.errorf("option (?%c) is not supported", p.pat[j])
+			fold = on
 		case '-':
 			on = false
-		case ')':
-			if j == p.i+2 {
-				return fold, false, nil
-			}
-			p.i = j + 1
-			return f, true, nil
 		default:
-			return fold, false, nil
+			return fold, j - p.i
 		}
-		j++
 	}
-	return fold, false, nil
+	return fold, j - p.i
+}
+
+// inlineFlags reads "(?i)", "(?-i)" or "(?i-i)" (flags up to the end of the
+// enclosing group); ok is false when the group is something else.
+func (p *parser) inlineFlags(fold bool) (bool, bool) {
+	f, j := p.flagRun(fold)
+	if j > 2 && p.i+j < len(p.pat) && p.pat[p.i+j] == ')' {
+		p.i += j + 1
+		return f, true
+	}
+	return fold, false
 }
 
 func (p *parser) atom(fold bool) (*node, error) {
@@ -280,24 +277,14 @@ func (p *parser) group(fold bool) (*node, error) {
 		}
 		p.i += 3 + end + 1
 	case strings.HasPrefix(rest, "(?"):
-		// Scoped flags: (?i:...), (?-i:...), (?i-i:...).
-		j := 2
-		f, on := fold, true
-	flags:
-		for ; j < len(rest); j++ {
-			switch rest[j] {
-			case 'i':
-				f = on
-			case '-':
-				on = false
-			case ':':
-				break flags
-			default:
-				return nil, p.errorf("group (?%c is not supported", rest[j])
-			}
-		}
-		if j >= len(rest) || j == 2 {
+		// Scoped flags: (?i:...), (?-i:...), (?i-i:...). Other options (Ruby's
+		// m and x change how the rest reads) and group kinds are refused.
+		f, j := p.flagRun(fold)
+		if j >= len(rest) {
 			return nil, p.errorf("group (? is not supported")
+		}
+		if j == 2 || rest[j] != ':' {
+			return nil, p.errorf("group (?%c is not supported", rest[j])
 		}
 		p.i += j + 1
 		fold = f
@@ -330,10 +317,19 @@ func interval(s string) (min, max, n int) {
 	if len(s) < 3 || s[0] != '{' || end < 2 {
 		return 0, 0, 0
 	}
-	body := s[1:end]
-	lo, hi, comma := strings.Cut(body, ",")
-	num := func(t string) (int, bool) {
-		if t == "" || len(t) > 7 {
+	lo, hi, comma := strings.Cut(s[1:end], ",")
+	if !comma {
+		hi = lo
+	}
+	if lo == "" && hi == "" {
+		return 0, 0, 0
+	}
+	// num reads a count; an empty one is the open end (0 below, none above).
+	num := func(t string, empty int) (int, bool) {
+		if t == "" {
+			return empty, true
+		}
+		if len(t) > 7 {
 			return 0, false
 		}
 		for i := 0; i < len(t); i++ {
@@ -344,28 +340,8 @@ func interval(s string) (min, max, n int) {
 		v, err := strconv.Atoi(t)
 		return v, err == nil
 	}
-	switch {
-	case !comma:
-		v, ok := num(lo)
-		if !ok {
-			return 0, 0, 0
-		}
-		return v, v, end + 1
-	case lo == "":
-		v, ok := num(hi)
-		if !ok {
-			return 0, 0, 0
-		}
-		return 0, v, end + 1
-	case hi == "":
-		v, ok := num(lo)
-		if !ok {
-			return 0, 0, 0
-		}
-		return v, -1, end + 1
-	}
-	a, ok1 := num(lo)
-	b, ok2 := num(hi)
+	a, ok1 := num(lo, 0)
+	b, ok2 := num(hi, -1)
 	if !ok1 || !ok2 {
 		return 0, 0, 0
 	}
