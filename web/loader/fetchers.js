@@ -12,6 +12,7 @@
 //   cacheable                       whether Cache Storage applies (http only)
 
 import { AlibiError, abortError } from './errors.js';
+import { toHex } from './sha256.js';
 
 function downloadError(url, what) {
   return new AlibiError('download', `alibi: ${url}: ${what}`);
@@ -74,8 +75,8 @@ function rangeCheck(u, status, header, start, end) {
 // { abort: id }. Out: { ready, opfs }, { id, progress: n },
 // { id, buf, n, longer, total, etag, miss, sha256 } (buf transferred), { id, error: { type, message } }.
 // It is serialized with Function.prototype.toString, so it uses nothing
-// but its argument and the worker's globals.
-function helperMain(check) {
+// but its arguments (rangeCheck and sha256.js's toHex) and the worker's globals.
+function helperMain(check, hex) {
   const ctl = new Map();
   const post = (m, t) => self.postMessage(m, t || []);
   // The private file system, where this worker can read and write files
@@ -137,7 +138,7 @@ function helperMain(check) {
       // thread, which a load from the cache keeps busy with the engine.
       if (m.hash && r.n === m.end - m.start && !r.longer && self.crypto && crypto.subtle) {
         const d = new Uint8Array(await crypto.subtle.digest('SHA-256', new Uint8Array(r.buf, 0, r.n)));
-        r.sha256 = Array.from(d, (b) => b.toString(16).padStart(2, '0')).join('');
+        r.sha256 = hex(d);
       }
       return r;
     }
@@ -299,7 +300,7 @@ function startHelper(name) {
         resolve(null);
         return;
       }
-      const src = `"use strict";(${helperMain.toString()})(${rangeCheck.toString()});`;
+      const src = `"use strict";(${helperMain.toString()})(${rangeCheck.toString()}, ${toHex.toString()});`;
       const url = URL.createObjectURL(new Blob([src], { type: 'text/javascript' }));
       w = new Worker(url, { name });
       // The URL is revoked once the helper runs (or failed): revoking it now
