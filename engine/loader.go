@@ -408,6 +408,7 @@ type sink struct {
 	esize      int // bytes per stored element
 	rows, cols int // stored layout, for the row permutation
 	destRow    func(r int) int
+	run        int // destRow maps each run of this many rows to consecutive rows (0: no destRow)
 	quant      bool
 	transposed bool      // stored (rows, cols) is the engine's (cols, rows)
 	stage      []float32 // whole transposed matrix in f32 when quantizing
@@ -462,6 +463,7 @@ func (l *Loader) newSink(sp *tensorSpec, dt safetensors.DType) *sink {
 			head, part, i := r/(3*d), (r/d)%3, r%d
 			return part*h + head*d + i
 		}
+		s.run = d
 	}
 	return s
 }
@@ -495,8 +497,10 @@ func (s *sink) write(p []byte, conv []float32) error {
 			p = p[k*s.esize:]
 		}
 	} else {
-		// Decode straight into the destination row (f32) or the row buffer
-		// (int8), one row segment at a time: no pass through conv.
+		// Decode straight into the destination rows (f32) or the row buffer
+		// (int8), one row segment at a time: no pass through conv. Whole
+		// rows that land in consecutive destination rows go in one kernel
+		// call (a piece holds thousands of rows of a small model).
 		for len(p) >= s.esize {
 			r, c := s.n/s.cols, s.n%s.cols
 			k := min(len(p)/s.esize, s.cols-c)
@@ -504,20 +508,26 @@ func (s *sink) write(p []byte, conv []float32) error {
 			if s.destRow != nil {
 				dr = s.destRow(r)
 			}
-			if s.quant && c == 0 && k == s.cols && s.dt == safetensors.F16 && k%kernels.Q8Block == 0 {
-				// The whole F16 row is in p: quantize its 32-blocks in one
-				// pass (the same bytes as decoding into rowBuf and
-				// quantizeRow). Per-row scales keep the two-step path.
-				// Rows stored in order take every whole row of p in one
-				// call (one kernel call per piece rather than per row).
-				t, nb, n := s.dst, k/kernels.Q8Block, 1
-				if s.destRow == nil {
-					n = min(len(p)/(2*k), s.rows-r)
+			if c == 0 && k == s.cols {
+				n := min(len(p)/(s.esize*k), s.contiguous(r))
+				if !s.quant {
+					if err := decode(s.dst.f[dr*k:(dr+n)*k], p[:s.esize*k*n], s.dt); err != nil {
+						return err
+					}
+					s.n += k * n
+					p = p[s.esize*k*n:]
+					continue
 				}
-				kernels.QuantizeQ8F16(t.q[dr*k:(dr+n)*k], t.s[dr*nb:(dr+n)*nb], p[:2*k*n], k)
-				s.n += k * n
-				p = p[2*k*n:]
-				continue
+				if s.dt == safetensors.F16 && k%kernels.Q8Block == 0 {
+					// Whole F16 rows: quantize their 32-blocks in one pass
+					// (the same bytes as decoding into rowBuf and
+					// quantizeRow). Per-row scales keep the two-step path.
+					t, nb := s.dst, k/kernels.Q8Block
+					kernels.QuantizeQ8F16(t.q[dr*k:(dr+n)*k], t.s[dr*nb:(dr+n)*nb], p[:2*k*n], k)
+					s.n += k * n
+					p = p[2*k*n:]
+					continue
+				}
 			}
 			var dst []float32
 			if s.quant {
@@ -540,6 +550,16 @@ func (s *sink) write(p []byte, conv []float32) error {
 	}
 	s.nc = copy(s.carry[:], p)
 	return nil
+}
+
+// contiguous returns how many stored rows from row r on land in consecutive
+// destination rows.
+func (s *sink) contiguous(r int) int {
+	n := s.rows - r
+	if s.run > 0 {
+		n = min(n, s.run-r%s.run)
+	}
+	return n
 }
 
 // quantizeRow quantizes the complete row in s.rowBuf into row dr of the
