@@ -298,13 +298,17 @@ func (r *configReader) tokenID(dst *int, vocab int, key string) error {
 	if raw == nil {
 		return nil
 	}
-	if els, err := jsonscan.Elements(raw); err == nil && numberList(els) {
-		if len(els) == 0 {
-			return nil
-		}
-		raw = els[0]
-		if jsonscan.KindOf(raw) == jsonscan.KindNull {
-			raw = []byte("0") // as encoding/json reads null into a []float64
+	// Only an array is tried as a list: asked of a number, Elements would
+	// build an error with fmt, start-up work in a browser tab.
+	if jsonscan.KindOf(raw) == jsonscan.KindArray {
+		if els, err := jsonscan.Elements(raw); err == nil && numberList(els) {
+			if len(els) == 0 {
+				return nil
+			}
+			raw = els[0]
+			if jsonscan.KindOf(raw) == jsonscan.KindNull {
+				raw = []byte("0") // as encoding/json reads null into a []float64
+			}
 		}
 	}
 	tmp := configReader{m: map[string][]byte{key: raw}}
