@@ -604,6 +604,44 @@ test('int8 on load gives the native int8 greedy tokens and close logits', async 
   assert.ok(d < 1e-3, `int8 logits differ from the native int8 engine by ${d}`);
 });
 
+test("a returning visitor's tokenizer is read from its compact form in the cache: the same tokens; deleted with the model", async (t) => {
+  if (!need(t, !missing, missing)) return;
+  const src = `/hf/${FIXTURES[0]}/`;
+  const texts = ['The quick brown fox', 'Hello, world! 123', 'h\u00e9h\u00e9 \u2603 \u65e5\u672c'];
+  const ctx = await browser.newContext();
+  const visit = async () => {
+    const p = await openPage(ctx, server.url + 'e2e.html');
+    const r = await p.evaluate(async ({ src, texts }) => {
+      const { loadModel } = await import('/alibi.js');
+      let last = null;
+      const m = await loadModel(src, { onProgress: (e) => { last = e; } });
+      const ids = [];
+      for (const x of texts) ids.push(await m.tokenize(x, { addSpecial: true }));
+      const text = await m.detokenize(ids[2]);
+      await m.dispose();
+      const keys = (await (await caches.open('alibi-models-v1')).keys()).map((q) => q.url).filter((u) => u.includes('alibi-compact'));
+      return { compact: last.compactTokenizer || 0, ids, text, keys };
+    }, { src, texts });
+    await p.close();
+    return r;
+  };
+  const first = await visit();
+  assert.equal(first.compact, 0, 'a first visit reads tokenizer.json');
+  assert.equal(first.keys.length, 1, 'and keeps its compact form');
+  const second = await visit();
+  assert.equal(second.compact, 1, 'a returning visitor reads the compact form');
+  assert.deepEqual(second.ids, first.ids);
+  assert.equal(second.text, first.text);
+  const p = await openPage(ctx, server.url + 'e2e.html');
+  const left = await p.evaluate(async (src) => {
+    const a = await import('/alibi.js');
+    await a.deleteCachedModel(src);
+    return (await (await caches.open('alibi-models-v1')).keys()).map((q) => q.url).filter((u) => u.includes('alibi-compact'));
+  }, src);
+  await ctx.close();
+  assert.deepEqual(left, [], 'deleteCachedModel removes it');
+});
+
 test('cache manager: list, storage estimate, delete; a deleted model downloads again', async (t) => {
   if (!need(t, !missing, missing)) return;
   const f = FIXTURES[1];

@@ -161,6 +161,27 @@ func BenchmarkLoad(b *testing.B) {
 	}
 }
 
+// BenchmarkLoadCompact is BenchmarkLoad from the compact form (bytes/s of the tokenizer.json it
+// stands for, so the two compare by ns/op or MB/s).
+func BenchmarkLoadCompact(b *testing.B) {
+	for _, name := range []string{"qwen3", "llama3", "gemma3", "bloom"} {
+		b.Run(name, func(b *testing.B) {
+			data, err := os.ReadFile(tokenizerPath(name))
+			if err != nil {
+				skipOrFail(b, "%v", err)
+			}
+			c := compactOf(b, data)
+			b.SetBytes(int64(len(data)))
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := LoadCompact(c, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
 func BenchmarkDecode(b *testing.B) {
 	text, err := benchText()
 	if err != nil {

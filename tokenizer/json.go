@@ -38,6 +38,7 @@ type jval struct {
 	vals []*jval
 	raw  []byte
 	n    int // jRaw: number of top-level elements
+	at   int // jVocab, jMerges: offset of raw in the parsed document
 
 	vocab  *vocabTable // jVocab
 	merges *pairTable  // jMerges (raw keeps the span)
@@ -45,15 +46,34 @@ type jval struct {
 }
 
 func (v *jval) get(key string) *jval {
+	if i := v.index(key); i >= 0 {
+		return v.vals[i]
+	}
+	return nil
+}
+
+// index returns the position of the first member named key of an object, or -1.
+func (v *jval) index(key string) int {
 	if v == nil || v.kind != jObj {
-		return nil
+		return -1
 	}
 	for i, k := range v.keys {
 		if k == key {
-			return v.vals[i]
+			return i
 		}
 	}
-	return nil
+	return -1
+}
+
+// count returns how many members of an object are named key.
+func (v *jval) count(key string) int {
+	n := 0
+	for i := v.index(key); v != nil && i >= 0 && i < len(v.keys); i++ {
+		if v.keys[i] == key {
+			n++
+		}
+	}
+	return n
 }
 
 type jparser struct {
@@ -67,6 +87,7 @@ type jparser struct {
 	// model.merges are read in the same pass as the rest of the file.
 	modelVocab  *vocabTable
 	modelPrefix string
+	plain       bool // keep model.vocab and model.merges as raw spans (parsePlain)
 }
 
 type jsonError struct {
@@ -77,7 +98,16 @@ type jsonError struct {
 func (e *jsonError) Error() string { return fmt.Sprintf("malformed JSON at byte %d: %s", e.off, e.msg) }
 
 func parseJSON(data []byte) (v *jval, err error) {
-	p := &jparser{data: data}
+	return parseDoc(&jparser{data: data})
+}
+
+// parsePlain parses a document without reading model.vocab and model.merges into tables (kept
+// as raw spans): the compact form's JSON, whose placeholders are replaced by its own tables.
+func parsePlain(data []byte) (v *jval, err error) {
+	return parseDoc(&jparser{data: data, plain: true})
+}
+
+func parseDoc(p *jparser) (v *jval, err error) {
 	p.ws()
 	v, err = p.value(false, false)
 	if err != nil {
@@ -188,7 +218,7 @@ func (p *jparser) object(model bool) (*jval, error) {
 		p.ws()
 		var child *jval
 		switch {
-		case inlineModel && model && k == "vocab" && p.peek() == '{':
+		case inlineModel && !p.plain && model && k == "vocab" && p.peek() == '{':
 			child, err = p.inlineVocab()
 		case model && k == "merges" && p.peek() == '[' && p.modelVocab != nil:
 			child, err = p.inlineMerges()
@@ -610,7 +640,7 @@ func (p *jparser) inlineVocab() (*jval, error) {
 	start := p.pos
 	if vt, err := p.parseVocabAt(0, "model.vocab"); err == nil {
 		p.modelVocab = vt
-		return &jval{kind: jVocab, vocab: vt, raw: p.data[start:p.pos]}, nil
+		return &jval{kind: jVocab, vocab: vt, raw: p.data[start:p.pos], at: start}, nil
 	}
 	p.pos = start
 	n, err := p.skipFast()
@@ -626,7 +656,7 @@ func (p *jparser) inlineMerges() (*jval, error) {
 	start := p.pos
 	// BPE files have about as many merges as tokens: size the table for that.
 	if mt, err := p.parseMergesAt(p.modelVocab, p.modelPrefix, p.modelVocab.size(), "model.merges"); err == nil {
-		return &jval{kind: jMerges, merges: mt, prefix: p.modelPrefix, raw: p.data[start:p.pos]}, nil
+		return &jval{kind: jMerges, merges: mt, prefix: p.modelPrefix, raw: p.data[start:p.pos], at: start}, nil
 	}
 	p.pos = start
 	n, err := p.skipFast()

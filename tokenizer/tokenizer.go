@@ -54,6 +54,8 @@ type Tokenizer struct {
 	byteLevel       bool // the decoder maps byte-level chars back to bytes
 	byteFallbackDec bool // the decoder has a ByteFallback step
 	bos, eos        int  // -1 when unknown
+
+	compactSrc *compactSource // for Compact; nil when there is no compact form
 }
 
 // Load parses a tokenizer.json document.
@@ -84,6 +86,37 @@ func load(data, cfg []byte) (*Tokenizer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tokenizer: %w", err)
 	}
+	t, err := build(root, cfg)
+	if err != nil {
+		return nil, err
+	}
+	t.compactSrc = compactable(t, root, len(data))
+	return t, nil
+}
+
+// compactable returns where the BPE model's vocab and merges are in the document root was parsed
+// from, when both were read in the main pass and are the model's tables; nil otherwise.
+func compactable(t *Tokenizer, root *jval, size int) *compactSource {
+	m, ok := t.model.(*bpe)
+	mo := root.get("model")
+	if !ok || mo.count("vocab") != 1 || mo.count("merges") != 1 {
+		return nil
+	}
+	v, g := mo.get("vocab"), mo.get("merges")
+	if v.kind != jVocab || v.vocab != m.vocab || g.kind != jMerges || g.merges != m.merges {
+		return nil
+	}
+	return &compactSource{
+		size:   size,
+		vocab:  [2]int{v.at, v.at + len(v.raw)},
+		merges: [2]int{g.at, g.at + len(g.raw)},
+		prefix: g.prefix,
+	}
+}
+
+// build makes the tokenizer of a parsed tokenizer.json.
+func build(root *jval, cfg []byte) (*Tokenizer, error) {
+	var err error
 	if root.kind != jObj {
 		return nil, fmt.Errorf("tokenizer: expected a JSON object at the top level")
 	}

@@ -387,28 +387,63 @@ func (r *Runtime) getLoad(id int) (*load, error) {
 	return l, nil
 }
 
-// SetTokenizer parses tokenizer.json for a load.
-func (r *Runtime) SetTokenizer(id int, tokenizerJSON []byte) error {
+// SetTokenizer parses tokenizer.json for a load. With compact, it also
+// returns the tokenizer's compact form (tokenizer.Compact; nil for a
+// tokenizer that has none), which the host may keep next to tokenizer.json
+// and pass to SetTokenizerCompact on a later load of the same file with
+// this build of the engine.
+func (r *Runtime) SetTokenizer(id int, tokenizerJSON []byte, compact bool) ([]byte, error) {
+	l, err := r.getLoad(id)
+	if err != nil {
+		return nil, err
+	}
+	tok, err := tokenizer.Load(tokenizerJSON)
+	if err != nil {
+		return nil, fmt.Errorf("wasm: tokenizer.json: %w", wrapFormat(err))
+	}
+	var c []byte
+	if compact {
+		if c, err = tok.Compact(tokenizerJSON); errors.Is(err, tokenizer.ErrNotCompactable) {
+			c = nil
+		} else if err != nil {
+			return nil, fmt.Errorf("wasm: tokenizer.json: %w", err)
+		}
+	}
+	l.tok = tok
+	collectAfterTokenizer(len(tokenizerJSON))
+	return c, nil
+}
+
+// SetTokenizerCompact sets a load's tokenizer from the compact form
+// SetTokenizer returned for its tokenizer.json. A malformed compact form is
+// a format error, and the load is as before (the host then passes
+// tokenizer.json).
+func (r *Runtime) SetTokenizerCompact(id int, compact []byte) error {
 	l, err := r.getLoad(id)
 	if err != nil {
 		return err
 	}
-	tok, err := tokenizer.Load(tokenizerJSON)
+	tok, err := tokenizer.LoadCompact(compact, nil)
 	if err != nil {
-		return fmt.Errorf("wasm: tokenizer.json: %w", wrapFormat(err))
+		return fmt.Errorf("wasm: compact tokenizer: %w", wrapFormat(err))
 	}
 	l.tok = tok
-	// One collection now, while the heap is small: the JSON text (14 MB for
-	// bloom's tokenizer.json) and the parser's garbage are reused for the
-	// weights instead of staying in the wasm memory, which never shrinks,
-	// while the collector is paused for the rest of the load (gcPause). A
-	// small tokenizer's garbage is not worth it: the collection costs 10-18
-	// ms of a returning visitor's 0.3 s load of the bundled model (153 KB
-	// of JSON), run by V8's baseline compiler before anything is optimized.
-	if len(tokenizerJSON) >= tokenizerGCBytes {
+	collectAfterTokenizer(len(compact))
+	return nil
+}
+
+// collectAfterTokenizer runs one collection after a large tokenizer, while
+// the heap is small: the JSON text (14 MB for bloom's tokenizer.json) and
+// the parser's garbage are reused for the weights instead of staying in the
+// wasm memory, which never shrinks, while the collector is paused for the
+// rest of the load (gcPause). A small tokenizer's garbage is not worth it:
+// the collection costs 10-18 ms of a returning visitor's 0.3 s load of the
+// bundled model (153 KB of JSON), run by V8's baseline compiler before
+// anything is optimized.
+func collectAfterTokenizer(n int) {
+	if n >= tokenizerGCBytes {
 		runtime.GC()
 	}
-	return nil
 }
 
 // tokenizerGCBytes is the size of tokenizer.json from which SetTokenizer

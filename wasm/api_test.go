@@ -13,6 +13,7 @@ import (
 	"reflect"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -36,6 +37,15 @@ func readFixture(t testing.TB, name string) []byte {
 // pieces of split bytes, and returns the runtime and the model handle.
 func loadSplit(t *testing.T, split int, req LoadRequest) (*Runtime, int) {
 	t.Helper()
+	return loadWith(t, split, req, func(rt *Runtime, id int) error {
+		_, err := rt.SetTokenizer(id, readFixture(t, "tokenizer.json"), false)
+		return err
+	})
+}
+
+// loadWith is loadSplit with setTok giving the load its tokenizer.
+func loadWith(t *testing.T, split int, req LoadRequest, setTok func(rt *Runtime, id int) error) (*Runtime, int) {
+	t.Helper()
 	rt := NewRuntime()
 	id, est, err := rt.BeginLoad(readFixture(t, "config.json"), req)
 	if err != nil {
@@ -44,7 +54,7 @@ func loadSplit(t *testing.T, split int, req LoadRequest) (*Runtime, int) {
 	if est.Bytes <= 0 || est.Architecture != "bloom" {
 		t.Fatalf("estimate %+v", est)
 	}
-	if err := rt.SetTokenizer(id, readFixture(t, "tokenizer.json")); err != nil {
+	if err := setTok(rt, id); err != nil {
 		t.Fatal(err)
 	}
 	st := readFixture(t, "model.safetensors")
@@ -116,6 +126,47 @@ func TestLoadAnySplitMatchesLoadDir(t *testing.T) {
 				t.Fatalf("all-positions last row differs by %v", d)
 			}
 		})
+	}
+}
+
+// TestTokenizerCompact: the compact form SetTokenizer returns gives a load
+// the same tokenizer as tokenizer.json; a malformed one is a format error
+// that leaves the load waiting for its tokenizer.
+func TestTokenizerCompact(t *testing.T) {
+	tj := readFixture(t, "tokenizer.json")
+	var compact []byte
+	rtJ, midJ := loadWith(t, 1<<20, LoadRequest{}, func(rt *Runtime, id int) (err error) {
+		compact, err = rt.SetTokenizer(id, tj, true)
+		return err
+	})
+	if len(compact) == 0 {
+		t.Fatal("no compact form for the fixture's BPE tokenizer")
+	}
+	rtC, midC := loadWith(t, 1<<20, LoadRequest{}, func(rt *Runtime, id int) error {
+		// A truncated compact form first: refused, then the real one.
+		err := rt.SetTokenizerCompact(id, compact[:len(compact)-3])
+		if ErrorType(err) != TypeFormat {
+			t.Fatalf("truncated compact form: %v, want a format error", err)
+		}
+		return rt.SetTokenizerCompact(id, compact)
+	})
+	for _, text := range []string{"The quick brown fox", "Hello, world! 123", "héhé ☃ 日本"} {
+		want, err1 := rtJ.Tokenize(midJ, text, true)
+		got, err2 := rtC.Tokenize(midC, text, true)
+		if err1 != nil || err2 != nil || !slices.Equal(got, want) {
+			t.Fatalf("%q: %v %v, want %v %v", text, got, err2, want, err1)
+		}
+	}
+	// A tokenizer.json without a compact form answers nil.
+	rt := NewRuntime()
+	defer abortAll(rt)
+	id, _, err := rt.BeginLoad(readFixture(t, "config.json"), LoadRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	uni := []byte(`{"model":{"type":"WordLevel","vocab":{"a":0,"b":1},"unk_token":"a"}}`)
+	if c, err := rt.SetTokenizer(id, uni, true); err != nil || c != nil {
+		t.Fatalf("WordLevel: %d bytes, %v; want none", len(c), err)
 	}
 }
 

@@ -374,6 +374,12 @@ type jsGenerateOptions struct {
 	AttentionLayer    *int     `json:"attentionLayer"`
 }
 
+// setTokenizer's flags.
+const (
+	tokenizerCompact     = 1 // the bytes are a compact form
+	tokenizerWantCompact = 2 // answer with the compact form
+)
+
 func handlers(rt *Runtime) map[string]handler {
 	var scratch []byte // reused by write while scratchMu is held
 	var scratchMu sync.Mutex
@@ -401,15 +407,31 @@ func handlers(rt *Runtime) map[string]handler {
 				return string(beginLoadJSON(id, est)), nil
 			}, nil
 		},
-		// setTokenizer(load, tokenizerJSON Uint8Array)
+		// setTokenizer(load, bytes Uint8Array, flags) -> Uint8Array or null:
+		// bytes are tokenizer.json, or with flags&1 the compact form an
+		// earlier call returned; with flags&2 (and tokenizer.json) the
+		// answer is the compact form, null when the tokenizer has none.
 		"setTokenizer": func(args []safejs.Value) (func() (any, error), error) {
 			a := argReader{args: args}
 			id := a.int(0)
 			b := a.bytes(1)
+			flags := 0
+			if len(args) > 2 {
+				flags = a.int(2)
+			}
 			if a.err != nil {
 				return nil, a.err
 			}
-			return func() (any, error) { return nil, rt.SetTokenizer(id, b) }, nil
+			return func() (any, error) {
+				if flags&tokenizerCompact != 0 {
+					return nil, rt.SetTokenizerCompact(id, b)
+				}
+				c, err := rt.SetTokenizer(id, b, flags&tokenizerWantCompact != 0)
+				if err != nil || c == nil {
+					return nil, err
+				}
+				return toJSBytes(c)
+			}, nil
 		},
 		// setIndex(load, indexJSON Uint8Array)
 		"setIndex": func(args []safejs.Value) (func() (any, error), error) {

@@ -34,6 +34,8 @@ export interface ProgressEvent {
   engineMs: number;
   /** Chunks that could not be cached (quota), if any. */
   cacheErrors?: number;
+  /** 1 when the tokenizer came from its compact form in the cache (a returning visitor). */
+  compactTokenizer?: number;
 }
 
 /** What loadModel accepts as a model. */

@@ -317,6 +317,10 @@ function ensureBooted(opts) {
   return booted;
 }
 
+// ENGINE_BUILD is the version cmd/build-wasm gave this build's files (the
+// ?v= of alibi.wasm's URL), '' when served unversioned.
+const ENGINE_BUILD = new URL('./alibi.wasm', import.meta.url).searchParams.get('v') || '';
+
 const u8 = (ta) => new Uint8Array(ta.buffer, ta.byteOffset, ta.byteLength);
 const idsArg = (ids) => u8(Int32Array.from(ids));
 
@@ -331,7 +335,13 @@ function engineAdapter(booting) {
       if (modelID) throw new AlibiError('format', 'alibi: this worker already holds a model');
       return JSON.parse(await ns.beginLoad(config, JSON.stringify(opts)));
     },
-    setTokenizer: (load, bytes) => ns.setTokenizer(load, bytes),
+    // setTokenizer(load, bytes, {compact, wantCompact}): bytes are
+    // tokenizer.json, or with compact the compact form an earlier call
+    // answered with (wantCompact); resolves to that form or null.
+    setTokenizer: (load, bytes, { compact = false, wantCompact = false } = {}) => ns.setTokenizer(load, bytes, (compact ? 1 : 0) | (wantCompact ? 2 : 0)),
+    // The engine's build (the served files' version): a compact tokenizer
+    // is only read by the build that wrote it.
+    build: ENGINE_BUILD,
     setIndex: (load, bytes) => ns.setIndex(load, bytes),
     openFile: (load, name, size, hash) => ns.openFile(load, name, size ?? -1, !!hash),
     write: (fid, bytes) => ns.write(fid, bytes),

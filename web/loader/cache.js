@@ -43,6 +43,13 @@ export function prefixKey(url) {
   return withParams(url, { 'alibi-prefix': '1' });
 }
 
+// compactKey names the compact form of a model's tokenizer (its
+// tokenizer.json's URL): one entry per model, replaced when the file or the
+// engine's build changes (load.js, tokenizerSetter).
+export function compactKey(url) {
+  return withParams(url, { 'alibi-compact': '1' });
+}
+
 export function recordKey(sourceURL) {
   return withParams(sourceURL, { [RECORD_PARAM]: '1' });
 }

@@ -13,7 +13,7 @@ import { parseManifest } from './manifest.js';
 import { headerLength, parseHeader } from './safetensors.js';
 import { sha256Hex, isSha256Hex } from './sha256.js';
 import { runPipeline } from './scheduler.js';
-import { chunkKey, rangeKey, prefixKey, normalizeSourceURL, digests } from './cache.js';
+import { chunkKey, rangeKey, prefixKey, compactKey, normalizeSourceURL, digests } from './cache.js';
 
 export const DEFAULT_PIECE_SIZE = 8 << 20;
 
@@ -466,6 +466,50 @@ function sameModel(r, record) {
     && JSON.stringify(r.entries) === JSON.stringify(entries);
 }
 
+// tokenizerSetter gives the engine a model's tokenizer. The engine reads
+// tokenizer.json with Go code that a new tab runs for the first time, in
+// V8's baseline compiler: 30-50 ms of a returning visitor's load of the
+// bundled model (a 150 KB file), most of it the vocab and merges. Asked, it
+// also answers with the tokenizer's compact form (tokenizer/compact.go: the
+// vocab and merges as binary tables), which is kept in the cache next to the
+// model with the SHA-256 of the tokenizer.json it stands for and the
+// engine's build, and given to the engine instead on a later load of the
+// same file by the same build. A compact form that does not match, fails
+// its own SHA-256 or is refused by the engine is replaced from
+// tokenizer.json. set(load, storing) resolves once the engine has the
+// tokenizer; `stored` once a new compact form is in the cache.
+function tokenizerSetter(plan, engine, cache, progress) {
+  const build = engine.build || '';
+  if (!cache || !build) {
+    return { set: (load) => engine.setTokenizer(load, plan.tokenizer), stored: Promise.resolve() };
+  }
+  const key = compactKey(plan.fx.url('tokenizer.json'));
+  plan.small.add(key); // listed in the model's record, deleted with it
+  // Asked now, while the engine boots.
+  const source = sha256Hex(plan.tokenizer);
+  source.catch(() => {}); // awaited in set
+  const hit = cache.get(key).catch(() => null);
+  let stored = Promise.resolve();
+  const set = async (load, storing) => {
+    const [h, sha] = await Promise.all([hit, source]);
+    if (h && h.headers.get('x-alibi-source') === sha && h.headers.get('x-alibi-build') === build
+      && (await sha256Hex(h.bytes)) === h.headers.get('x-alibi-sha256')) {
+      try {
+        await engine.setTokenizer(load, h.bytes, { compact: true });
+        progress.count('compactTokenizer', 1);
+        return;
+      } catch { /* refused: read tokenizer.json, and keep its compact form */ }
+    }
+    const c = await engine.setTokenizer(load, plan.tokenizer, { wantCompact: true });
+    if (c && c.length && storing()) {
+      stored = sha256Hex(c).then((digest) => cache.put(key, c, {
+        'x-alibi-source': sha, 'x-alibi-build': build, 'x-alibi-sha256': digest,
+      })).catch(() => {});
+    }
+  };
+  return { set, get stored() { return stored; } };
+}
+
 // runLoad streams a plan into the engine. Options: quant, contextLength,
 // memoryLimit, concurrency (2-4), cache (openModelCache() or null),
 // progress (createProgress()), signal, onEstimate.
@@ -487,6 +531,7 @@ export async function runLoad(plan, engine, {
   accepted.catch(() => {}); // awaited below
   const useCache = cache && plan.fx.cacheable;
   let cacheOK = !!useCache;
+  const tokenizer = tokenizerSetter(plan, engine, useCache ? cache : null, progress);
   // The cache's record of this model as it was (plan.prior, or asked now).
   const prior = useCache
     ? Promise.resolve(plan.prior || (cache.record ? cache.record(plan.key) : null)).catch(() => null)
@@ -523,7 +568,7 @@ export async function runLoad(plan, engine, {
     // while; pieces reach the engine after it.
     const setup = accepted.then(async ({ load }) => {
       if (items.length) await yieldTask();
-      await engine.setTokenizer(load, plan.tokenizer);
+      await tokenizer.set(load, () => cacheOK);
       if (plan.index) await engine.setIndex(load, plan.index);
       // Empty files have no pieces: open and close them up front.
       for (const f of plan.files) {
@@ -669,7 +714,7 @@ export async function runLoad(plan, engine, {
     progress.report('load', plan.files.length ? plan.files[plan.files.length - 1].name : null, 0, { force: true });
     throwIfAborted(signal);
     const done = await engine.finish(begin.load);
-    await Promise.all([...(plan.puts || []), firstRecord, ...puts]);
+    await Promise.all([...(plan.puts || []), firstRecord, ...puts, tokenizer.stored]);
     const last = record ? cache.putRecord(plan.key, { ...record, complete: cacheOK, date: new Date().toISOString() }).catch(() => {}) : null;
     // A model planned from the cache and found whole there only has the
     // date of its record refreshed: a write cut short (the worker ended)

@@ -501,8 +501,10 @@ test('autoPieceSize: 8 MiB pieces for large files, about eight of at least 1 MiB
 // on while pieces are being written.
 function fakeCache({ failPuts = false, delay = 3 } = {}) {
   const c = { entries: new Map(), records: [], pending: 0, maxPending: 0, fail: failPuts };
-  c.put = async (key, bytes) => {
+  c.headers = new Map();
+  c.put = async (key, bytes, headers = {}) => {
     const copy = bytes.slice();
+    c.headers.set(key, headers);
     c.pending++;
     c.maxPending = Math.max(c.maxPending, c.pending);
     try {
@@ -518,6 +520,11 @@ function fakeCache({ failPuts = false, delay = 3 } = {}) {
     if (!e) return null;
     into.set(e.subarray(0, Math.min(size, e.length)));
     return into.subarray(0, e.length);
+  };
+  c.get = async (key) => {
+    const e = c.entries.get(key);
+    const h = c.headers.get(key) || {};
+    return e ? { bytes: e.slice(), headers: { get: (name) => (name in h ? h[name] : null) } } : null;
   };
   c.delete = async (key) => c.entries.delete(key);
   c.putRecord = async (_url, record) => { c.records.push({ ...record, pendingAtWrite: c.pending }); };
@@ -561,6 +568,59 @@ test('runLoad: pieces are cached while the load goes on; a second load reads the
   assert.deepEqual(new Uint8Array(Buffer.concat(eng.files.get(1).parts)), file);
   const end = events[events.length - 1];
   assert.deepEqual([end.cached, end.network], [file.length, 0]);
+});
+
+test('runLoad: the compact tokenizer is kept in the cache and read instead of tokenizer.json by the same build', async () => {
+  const file = stFile([['a', 2000]]);
+  const cache = fakeCache({ delay: 0 });
+  const text = (b) => new TextDecoder().decode(b);
+  const engineOf = (build, { refuse = false } = {}) => {
+    const e = fakeEngine();
+    e.build = build;
+    e.setTokenizer = async (load, bytes, o = {}) => {
+      e.calls.push(['setTokenizer', o.compact ? 'compact' : 'json', text(bytes), !!o.wantCompact]);
+      if (o.compact && (refuse || !text(bytes).startsWith('C:'))) throw new AlibiError('format', 'bad compact form');
+      return o.wantCompact ? new TextEncoder().encode(`C:${text(bytes)}`) : null;
+    };
+    return e;
+  };
+  const load = async (eng, tok = 'TOK1') => {
+    const { plan } = cacheablePlan(file, 1000);
+    plan.fx.url = (name) => `http://h/m/${name}`;
+    plan.tokenizer = new TextEncoder().encode(tok);
+    const events = [];
+    await runLoad(plan, eng, { progress: createProgress((e) => events.push(e), { interval: 0 }), cache });
+    const calls = eng.calls.filter((c) => c[0] === 'setTokenizer').map((c) => c.slice(1).join(' '));
+    return { calls, compact: events[events.length - 1].compactTokenizer || 0, small: [...plan.small] };
+  };
+  const key = 'http://h/m/tokenizer.json?alibi-compact=1';
+  let r = await load(engineOf('b1'));
+  assert.deepEqual(r.calls, ['json TOK1 true']);
+  assert.ok(r.small.includes(key), 'listed in the record, deleted with the model');
+  assert.equal(text(cache.entries.get(key)), 'C:TOK1');
+  r = await load(engineOf('b1'));
+  assert.deepEqual([r.calls, r.compact], [['compact C:TOK1 false'], 1]);
+  // Another build, or another tokenizer.json: read the file, replace the entry.
+  r = await load(engineOf('b2'));
+  assert.deepEqual([r.calls, r.compact], [['json TOK1 true'], 0]);
+  assert.equal(cache.headers.get(key)['x-alibi-build'], 'b2');
+  r = await load(engineOf('b2'), 'TOK2');
+  assert.deepEqual(r.calls, ['json TOK2 true']);
+  assert.equal(text(cache.entries.get(key)), 'C:TOK2');
+  // Damaged in the cache (its SHA-256 differs): not given to the engine.
+  cache.entries.get(key)[0] ^= 1;
+  r = await load(engineOf('b2'), 'TOK2');
+  assert.deepEqual(r.calls, ['json TOK2 true']);
+  r = await load(engineOf('b2'), 'TOK2');
+  assert.deepEqual(r.calls, ['compact C:TOK2 false']);
+  // Refused by the engine: tokenizer.json, and the entry written again.
+  const before = cache.headers.get(key);
+  r = await load(engineOf('b2', { refuse: true }), 'TOK2');
+  assert.deepEqual(r.calls, ['compact C:TOK2 false', 'json TOK2 true']);
+  assert.notEqual(cache.headers.get(key), before);
+  // An engine without a build (files served unversioned) reads tokenizer.json only.
+  r = await load(engineOf(''), 'TOK2');
+  assert.deepEqual(r.calls, ['json TOK2 false']);
 });
 
 test('runLoad: a load cut short leaves a record; the next load reads the pieces it stored and fetches the rest', async () => {
