@@ -171,7 +171,7 @@ func LoadCompact(compact, configJSON []byte) (*Tokenizer, error) {
 		return nil, err
 	}
 	if m, ok := t.model.(*bpe); !ok || m.merges != merges {
-		return nil, fmt.Errorf("tokenizer: compact form: continuing_subword_prefix differs from the one the merges were resolved with")
+		return nil, fmt.Errorf("tokenizer: compact form: the model does not take its tables (not BPE, or a continuing_subword_prefix other than the one the merges were resolved with)")
 	}
 	return t, nil
 }

@@ -242,7 +242,7 @@ func TestLoadCompactErrors(t *testing.T) {
 		{"merge rank", "merge 0: rank 2147483648 out of range", mutate(func(b []byte) []byte { le.PutUint32(b[mergesAt+4+8:], 1<<31); return b })},
 		{"trailing", "trailing data", append(append([]byte{}, good...), 0)},
 		{"json", "compact form: malformed JSON", mutate(func(b []byte) []byte { b[16] = '['; return b })},
-		{"prefix", "continuing_subword_prefix differs", mutate(func(b []byte) []byte {
+		{"prefix", "a continuing_subword_prefix other than", mutate(func(b []byte) []byte {
 			out := append([]byte{}, b[:prefixAt]...)
 			out = le.AppendUint32(out, 2)
 			out = append(out, "##"...)

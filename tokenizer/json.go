@@ -68,9 +68,11 @@ func (v *jval) index(key string) int {
 // count returns how many members of an object are named key.
 func (v *jval) count(key string) int {
 	n := 0
-	for i := v.index(key); v != nil && i >= 0 && i < len(v.keys); i++ {
-		if v.keys[i] == key {
-			n++
+	if v != nil && v.kind == jObj {
+		for _, k := range v.keys {
+			if k == key {
+				n++
+			}
 		}
 	}
 	return n
