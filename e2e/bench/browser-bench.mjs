@@ -6,6 +6,7 @@
 // engine/kernels/simd/threads.mjs; wllama's multi-thread build).
 //
 //   node e2e/bench/browser-bench.mjs [--runs N] [--load-runs N] [--page-runs N] [--prompt N]
+//        [--small-runs N] [--small-page-runs N] (the small model's --runs and --page-runs: 7)
 //        [--tokens N] [--models small,560m] [--pairs f32,int8] [--threads 1,2] [--latency MS] [--quick]
 //        [--json FILE] [--md FILE]
 //   make bench-browser            (ALIBI_SITE=build/site ALIBI_BIN=build/alibi)
@@ -54,6 +55,12 @@ const quick = argv.includes('--quick');
 const RUNS = Number(flag('runs', quick ? 1 : 3));
 const LOAD_RUNS = Number(flag('load-runs', quick ? 1 : 2));
 const PAGE_RUNS = Number(flag('page-runs', quick ? 1 : 3));
+// The small model's runs take well under a second each, and one run of a
+// figure on this busy 2-core machine can move by 2x: it gets more of them.
+const SMALL_RUNS = Number(flag('small-runs', Math.max(RUNS, quick ? 1 : 7)));
+const SMALL_PAGE_RUNS = Number(flag('small-page-runs', Math.max(PAGE_RUNS, quick ? 1 : 7)));
+const runsOf = (m) => (m.small ? SMALL_RUNS : RUNS);
+const pageRunsOf = (m) => (m.small ? SMALL_PAGE_RUNS : PAGE_RUNS);
 const LATENCY = Number(flag('latency', 0));
 const PROMPT = Number(flag('prompt', quick ? 32 : 256));
 const TOKENS = Number(flag('tokens', quick ? 16 : 128));
@@ -117,10 +124,10 @@ for (const m of MODELS) {
   if (m === 'small') {
     const bundled = path.join(repo, 'models', 'brown-bloom');
     if (fs.existsSync(path.join(bundled, 'model.safetensors')) || fs.existsSync(path.join(bundled, 'model.safetensors.index.json'))) {
-      models.push({ name: 'brown-bloom', dir: bundled });
+      models.push({ name: 'brown-bloom', dir: bundled, small: true });
     } else {
       models.push({
-        name: 'small-synth', note: 'models/brown-bloom has no weights yet: synthetic hidden 512, 8 heads, 8 layers, vocab 8192, F16',
+        name: 'small-synth', small: true, note: 'models/brown-bloom has no weights yet: synthetic hidden 512, 8 heads, 8 layers, vocab 8192, F16',
         dir: synth('small-synth', ['-hidden', '512', '-layers', '8', '-heads', '8', '-vocab', '8192', '-dtype', 'F16']),
       });
     }
@@ -325,7 +332,7 @@ const median = (xs) => {
   if (s.length === 0) return NaN;
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
-const prompts = (vocab) => Array.from({ length: RUNS + 1 }, (_, r) =>
+const prompts = (vocab) => Array.from({ length: Math.max(RUNS, SMALL_RUNS) + 1 }, (_, r) =>
   // Every run starts with a different token, so no runtime can reuse a cached prefix.
   Array.from({ length: PROMPT }, (_, i) => 5 + ((i * 37 + r * 101 + 13 * r * i) % Math.min(vocab - 10, 4000))));
 
@@ -472,7 +479,7 @@ async function loadWllama(m, type, threads) {
 // A wllama failure in any pair is its result.
 async function freshPageLoads(m, quant, type, threads) {
   const pairs = [];
-  for (let i = 0; i < PAGE_RUNS; i++) pairs.push(await freshPagePair(m, quant, type, threads, i % 2 === 1));
+  for (let i = 0; i < pageRunsOf(m); i++) pairs.push(await freshPagePair(m, quant, type, threads, i % 2 === 1));
   const oursRuns = pairs.map((p) => p.ours.ms);
   const failed = pairs.find((p) => p.wllama.error);
   const wlRuns = pairs.map((p) => p.wllama.ms);
@@ -551,7 +558,7 @@ const ggufBytes = (f) => fs.statSync(f).size;
 
 const results = {
   date: new Date().toISOString(), machine: machine(), chromium: chromiumVersion, crossOriginIsolated: isolated,
-  wllama: wllamaVersion, wllamaPointerFix: wllamaPatched, settings: { runs: RUNS, loadRuns: LOAD_RUNS, pageRuns: PAGE_RUNS, latencyMs: LATENCY, prompt: PROMPT, tokens: TOKENS, contextLength: CTX, threads: THREADS, splitMaxMiB: SPLIT_MAX >> 20 },
+  wllama: wllamaVersion, wllamaPointerFix: wllamaPatched, settings: { runs: RUNS, smallRuns: SMALL_RUNS, loadRuns: LOAD_RUNS, pageRuns: PAGE_RUNS, smallPageRuns: SMALL_PAGE_RUNS, latencyMs: LATENCY, prompt: PROMPT, tokens: TOKENS, contextLength: CTX, threads: THREADS, splitMaxMiB: SPLIT_MAX >> 20 },
   sizes, bandwidth: {}, models: [],
 };
 function machine() {
@@ -584,7 +591,7 @@ try {
       ours.runs = [];
       if (!wl.error) wl.runs = [];
       const ps = prompts(m.config.vocab_size);
-      for (let r = 1; r <= RUNS; r++) {
+      for (let r = 1; r <= runsOf(m); r++) {
         ours.runs.push(await genOurs(ps[r], TOKENS));
         if (!wl.error) {
           try {

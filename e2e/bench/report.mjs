@@ -70,9 +70,10 @@ export function render(results) {
     `headless Chromium ${results.chromium}; @wllama/wllama ${results.wllama}. "threads" is what each runtime used (ours / wllama): ` +
     'with 1, our single Go thread and wllama\'s single-thread build; with 2, our kernel threads (the SIMD kernels in an extra ' +
     'worker on a shared memory) and wllama\'s multi-thread build, on the cross-origin isolated page.', '');
-  md.push(`Prefill and decode: ${st.runs} generations per runtime after a warm-up, ours and wllama alternating run by run with both ` +
+  const small = (n, m) => (m && m !== n ? ` (${m} for the small model)` : '');
+  md.push(`Prefill and decode: ${st.runs} generations per runtime${small(st.runs, st.smallRuns)} after a warm-up, ours and wllama alternating run by run with both ` +
     'models loaded; the figures are each runtime\'s median and the ratio is the median of the per-run ratios (each pair saw the same ' +
-    `machine load). Loads: one first visit after clearing the runtime's model cache (its compiled wasm stays cached: ours in Cache Storage, wllama's in the HTTP cache), then the median of ${st.loadRuns} loads from it in the same page (ours hands its compiled engine from one load to the next within a page), and once both runtimes' models are gone ${st.pageRuns ? `the median of ${st.pageRuns} loads from the cache in new tabs, ours and wllama alternating which goes first` : 'one load from the cache in a new tab'} (a returning visitor). ` +
+    `machine load). Loads: one first visit after clearing the runtime's model cache (its compiled wasm stays cached: ours in Cache Storage, wllama's in the HTTP cache), then the median of ${st.loadRuns} loads from it in the same page (ours hands its compiled engine from one load to the next within a page), and once both runtimes' models are gone ${st.pageRuns ? `the median of ${st.pageRuns} loads from the cache in new tabs${small(st.pageRuns, st.smallPageRuns)}, ours and wllama alternating which goes first` : 'one load from the cache in a new tab'} (a returning visitor). ` +
     `Prompt ${st.prompt} tokens, ${st.tokens} greedy tokens, context ${st.contextLength}; wllama with an f32 KV cache like ours. ` +
     'Ours loads the HF safetensors (F16) directly, widening to f32 or quantizing to int8 while streaming; wllama loads the GGUF that ' +
     '`alibi convert --to gguf` writes from the same checkpoint (F32, Q8_0), in llama.cpp gguf-split shards of at most ' +
