@@ -16,7 +16,7 @@ export async function demo(out: HTMLElement, files: File[]): Promise<string> {
   const onProgress = (e: ProgressEvent): void => {
     statuses.push(e.status);
     const f: string | null = e.file;
-    const counts: number[] = [e.loaded, e.total, e.network, e.cached, e.written, e.engineMs, e.cacheErrors ?? 0];
+    const counts: number[] = [e.loaded, e.total, e.network, e.cached, e.written, e.engineMs, e.cacheErrors ?? 0, e.compactTokenizer ?? 0];
     out.title = `${f ?? ''} ${counts.join(' ')}`;
   };
   const options: LoadOptions = {
