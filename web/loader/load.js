@@ -485,23 +485,26 @@ function tokenizerSetter(plan, engine, cache, progress) {
   }
   const key = compactKey(plan.fx.url('tokenizer.json'));
   plan.small.add(key); // listed in the model's record, deleted with it
-  // Asked now, while the engine boots.
+  // Looked up and checked now, while the engine boots.
   const source = sha256Hex(plan.tokenizer);
   source.catch(() => {}); // awaited in set
-  const hit = cache.get(key).catch(() => null);
+  const usable = Promise.all([cache.get(key).catch(() => null), source]).then(async ([h, sha]) => (
+    h && h.headers.get('x-alibi-source') === sha && h.headers.get('x-alibi-build') === build
+      && (await sha256Hex(h.bytes)) === h.headers.get('x-alibi-sha256') ? h.bytes : null
+  )).catch(() => null);
   let stored = Promise.resolve();
   const set = async (load, storing) => {
-    const [h, sha] = await Promise.all([hit, source]);
-    if (h && h.headers.get('x-alibi-source') === sha && h.headers.get('x-alibi-build') === build
-      && (await sha256Hex(h.bytes)) === h.headers.get('x-alibi-sha256')) {
+    const compact = await usable;
+    const sha = await source.catch(() => null);
+    if (compact) {
       try {
-        await engine.setTokenizer(load, h.bytes, { compact: true });
+        await engine.setTokenizer(load, compact, { compact: true });
         progress.count('compactTokenizer', 1);
         return;
       } catch { /* refused: read tokenizer.json, and keep its compact form */ }
     }
     const c = await engine.setTokenizer(load, plan.tokenizer, { wantCompact: true });
-    if (c && c.length && storing()) {
+    if (c && c.length && sha && storing()) {
       stored = sha256Hex(c).then((digest) => cache.put(key, c, {
         'x-alibi-source': sha, 'x-alibi-build': build, 'x-alibi-sha256': digest,
       })).catch(() => {});
