@@ -503,8 +503,9 @@ function tokenizerSetter(plan, engine, cache, progress) {
         return;
       } catch { /* refused: read tokenizer.json, and keep its compact form */ }
     }
-    const c = await engine.setTokenizer(load, plan.tokenizer, { wantCompact: true });
-    if (c && c.length && sha && storing()) {
+    // Asked for only when it can be kept (the engine builds it for nothing otherwise).
+    const c = await engine.setTokenizer(load, plan.tokenizer, { wantCompact: !!sha && storing() });
+    if (c && c.length && storing()) {
       stored = sha256Hex(c).then((digest) => cache.put(key, c, {
         'x-alibi-source': sha, 'x-alibi-build': build, 'x-alibi-sha256': digest,
       })).catch(() => {});
