@@ -407,8 +407,8 @@ type sink struct {
 	dt         safetensors.DType
 	esize      int // bytes per stored element
 	rows, cols int // stored layout, for the row permutation
-	destRow    func(r int) int
-	run        int // destRow maps each run of this many rows to consecutive rows (0: no destRow)
+	headDim    int // fused QKV: stored rows (bias elements) [H][3][headDim] go to [3][H][headDim]; 0: in order
+	hidden     int // with headDim: H·headDim
 	quant      bool
 	transposed bool      // stored (rows, cols) is the engine's (cols, rows)
 	stage      []float32 // whole transposed matrix in f32 when quantizing
@@ -457,13 +457,7 @@ func (l *Loader) newSink(sp *tensorSpec, dt safetensors.DType) *sink {
 		if !sp.matrix() {
 			s.rows, s.cols = n, 1
 		}
-		d := l.cfg.HiddenSize / l.cfg.NHead
-		h := l.cfg.HiddenSize
-		s.destRow = func(r int) int {
-			head, part, i := r/(3*d), (r/d)%3, r%d
-			return part*h + head*d + i
-		}
-		s.run = d
+		s.headDim, s.hidden = l.cfg.HiddenSize/l.cfg.NHead, l.cfg.HiddenSize
 	}
 	return s
 }
@@ -504,10 +498,7 @@ func (s *sink) write(p []byte, conv []float32) error {
 		for len(p) >= s.esize {
 			r, c := s.n/s.cols, s.n%s.cols
 			k := min(len(p)/s.esize, s.cols-c)
-			dr := r
-			if s.destRow != nil {
-				dr = s.destRow(r)
-			}
+			dr := s.destRow(r)
 			if c == 0 && k == s.cols {
 				n := min(len(p)/(s.esize*k), s.contiguous(r))
 				if !s.quant {
@@ -552,12 +543,22 @@ func (s *sink) write(p []byte, conv []float32) error {
 	return nil
 }
 
+// destRow returns the destination row of stored row r.
+func (s *sink) destRow(r int) int {
+	d := s.headDim
+	if d == 0 {
+		return r
+	}
+	head, part, i := r/(3*d), (r/d)%3, r%d
+	return part*s.hidden + head*d + i
+}
+
 // contiguous returns how many stored rows from row r on land in consecutive
 // destination rows.
 func (s *sink) contiguous(r int) int {
 	n := s.rows - r
-	if s.run > 0 {
-		n = min(n, s.run-r%s.run)
+	if d := s.headDim; d > 0 {
+		n = min(n, d-r%d)
 	}
 	return n
 }
@@ -594,10 +595,7 @@ func (s *sink) emit(vals []float32) {
 	for len(vals) > 0 {
 		r, c := s.n/s.cols, s.n%s.cols
 		k := min(len(vals), s.cols-c)
-		dr := r
-		if s.destRow != nil {
-			dr = s.destRow(r)
-		}
+		dr := s.destRow(r)
 		if !s.quant {
 			copy(t.f[dr*s.cols+c:], vals[:k])
 		} else {
