@@ -67,16 +67,19 @@ func (t *Tokenizer) Compact(src []byte) ([]byte, error) {
 	}
 	slices.SortFunc(merges, func(x, y merge) int { return int(x.rank) - int(y.rank) })
 
-	jsonLen := len(src) - (first[1] - first[0]) - (second[1] - second[0]) + 4
-	out := make([]byte, 0, 12+4+jsonLen+4+len(cs.prefix)+4+8*m.vocab.n+len(m.vocab.arena)+4+16*len(merges))
+	// The rest of the file without its insignificant whitespace: LoadCompact's parser runs in a
+	// browser tab's baseline-compiled code, where every skipped indentation byte counts.
+	js := make([]byte, 0, len(src)-(first[1]-first[0])-(second[1]-second[0])+4)
+	js = appendMinified(js, src[:first[0]])
+	js = append(js, fill1...)
+	js = appendMinified(js, src[first[1]:second[0]])
+	js = append(js, fill2...)
+	js = appendMinified(js, src[second[1]:])
+	out := make([]byte, 0, 12+4+len(js)+4+len(cs.prefix)+4+8*m.vocab.n+len(m.vocab.arena)+4+16*len(merges))
 	out = append(out, compactMagic...)
 	out = binary.LittleEndian.AppendUint32(out, compactVersion)
-	out = binary.LittleEndian.AppendUint32(out, uint32(jsonLen))
-	out = append(out, src[:first[0]]...)
-	out = append(out, fill1...)
-	out = append(out, src[first[1]:second[0]]...)
-	out = append(out, fill2...)
-	out = append(out, src[second[1]:]...)
+	out = binary.LittleEndian.AppendUint32(out, uint32(len(js)))
+	out = append(out, js...)
 	out = binary.LittleEndian.AppendUint32(out, uint32(len(cs.prefix)))
 	out = append(out, cs.prefix...)
 	out = binary.LittleEndian.AppendUint32(out, uint32(m.vocab.n))
@@ -111,12 +114,9 @@ func LoadCompact(compact, configJSON []byte) (*Tokenizer, error) {
 	prefix := string(r.bytes(int(r.u32())))
 	nv := r.count(8)
 	ents := r.bytes(8 * nv)
-	var arena int
-	for i := 0; i < len(ents) && r.err == nil; i += 8 {
-		arena += int(binary.LittleEndian.Uint32(ents[i+4:]))
-		if arena > len(r.b)-r.pos {
-			r.fail("vocab tokens")
-		}
+	arena := compactArena(ents, len(r.b)-r.pos)
+	if arena < 0 {
+		r.fail("vocab tokens")
 	}
 	toks := r.bytes(arena)
 	nm := r.count(16)
@@ -127,33 +127,13 @@ func LoadCompact(compact, configJSON []byte) (*Tokenizer, error) {
 	if r.err != nil {
 		return nil, r.err
 	}
-	vocab := &vocabTable{arena: make([]byte, 0, arena)}
-	vocab.alloc(max(16, nv))
-	var known []bool // ids of the vocab: merges name no others
-	for i, off := 0, 0; i < len(ents); i += 8 {
-		id, n := binary.LittleEndian.Uint32(ents[i:]), int(binary.LittleEndian.Uint32(ents[i+4:]))
-		if id > maxTokenID {
-			return nil, fmt.Errorf("tokenizer: compact form: vocab id %d out of range", id)
-		}
-		vocab.put(toks[off:off+n], int(id))
-		off += n
-		if int(id) >= len(known) {
-			known = slices.Grow(known, int(id)+1-len(known))[:id+1]
-		}
-		known[id] = true
+	vocab, known, err := compactVocab(ents, toks, nv)
+	if err != nil {
+		return nil, err
 	}
-	isKnown := func(id uint32) bool { return int64(id) < int64(len(known)) && known[id] }
-	merges := newPairTable(max(nm, 16))
-	for i := 0; i < len(ms); i += 16 {
-		a, b := binary.LittleEndian.Uint32(ms[i:]), binary.LittleEndian.Uint32(ms[i+4:])
-		rank, id := binary.LittleEndian.Uint32(ms[i+8:]), binary.LittleEndian.Uint32(ms[i+12:])
-		if !isKnown(a) || !isKnown(b) || !isKnown(id) {
-			return nil, fmt.Errorf("tokenizer: compact form: merge %d names a token not in the vocab", i/16)
-		}
-		if rank > 1<<31-1 {
-			return nil, fmt.Errorf("tokenizer: compact form: merge %d: rank %d out of range", i/16, rank)
-		}
-		merges.put(pairKey(int32(a), int32(b)), uint64(rank)<<32|uint64(id))
+	merges, err := compactMerges(ms, nm, known)
+	if err != nil {
+		return nil, err
 	}
 	root, err := parsePlain(src)
 	if err != nil {
@@ -174,6 +154,96 @@ func LoadCompact(compact, configJSON []byte) (*Tokenizer, error) {
 		return nil, fmt.Errorf("tokenizer: compact form: the model does not take its tables (not BPE, or a continuing_subword_prefix other than the one the merges were resolved with)")
 	}
 	return t, nil
+}
+
+// The loops over the tables are functions of their own (go:noinline), not part of LoadCompact. V8
+// charges a wasm function's tier-up budget at every backward jump with the size of its code up to
+// there, and Go's wasm code jumps back to the top of the function for every loop iteration: a loop
+// of thousands of iterations inside a function as large as LoadCompact had V8 compile all of it
+// with its optimizing compiler (70 ms of CPU in a new tab, on the cores the load itself runs on)
+// before the first call was over. A small function's loop costs little per iteration, and its
+// optimized compile little.
+
+// compactArena returns the total length of the tokens the entries name, or -1 when that exceeds
+// avail.
+//
+//go:noinline
+func compactArena(ents []byte, avail int) int {
+	n := 0
+	for i := 0; i+8 <= len(ents); i += 8 {
+		n += int(binary.LittleEndian.Uint32(ents[i+4:]))
+		if n > avail {
+			return -1
+		}
+	}
+	return n
+}
+
+// compactVocab builds the vocab table from the entries and token bytes, and reports which ids it
+// holds.
+//
+//go:noinline
+func compactVocab(ents, toks []byte, nv int) (*vocabTable, []bool, error) {
+	vocab := &vocabTable{arena: make([]byte, 0, len(toks))}
+	vocab.alloc(max(16, nv))
+	var known []bool // ids of the vocab: merges name no others
+	for i, off := 0, 0; i < len(ents); i += 8 {
+		id, n := binary.LittleEndian.Uint32(ents[i:]), int(binary.LittleEndian.Uint32(ents[i+4:]))
+		if id > maxTokenID {
+			return nil, nil, fmt.Errorf("tokenizer: compact form: vocab id %d out of range", id)
+		}
+		vocab.put(toks[off:off+n], int(id))
+		off += n
+		if int(id) >= len(known) {
+			known = slices.Grow(known, int(id)+1-len(known))[:id+1]
+		}
+		known[id] = true
+	}
+	return vocab, known, nil
+}
+
+// compactMerges builds the merge table; every id a merge names must be in known.
+//
+//go:noinline
+func compactMerges(ms []byte, nm int, known []bool) (*pairTable, error) {
+	isKnown := func(id uint32) bool { return int64(id) < int64(len(known)) && known[id] }
+	merges := newPairTable(max(nm, 16))
+	for i := 0; i < len(ms); i += 16 {
+		a, b := binary.LittleEndian.Uint32(ms[i:]), binary.LittleEndian.Uint32(ms[i+4:])
+		rank, id := binary.LittleEndian.Uint32(ms[i+8:]), binary.LittleEndian.Uint32(ms[i+12:])
+		if !isKnown(a) || !isKnown(b) || !isKnown(id) {
+			return nil, fmt.Errorf("tokenizer: compact form: merge %d names a token not in the vocab", i/16)
+		}
+		if rank > 1<<31-1 {
+			return nil, fmt.Errorf("tokenizer: compact form: merge %d: rank %d out of range", i/16, rank)
+		}
+		merges.put(pairKey(int32(a), int32(b)), uint64(rank)<<32|uint64(id))
+	}
+	return merges, nil
+}
+
+// appendMinified appends JSON text to dst without the whitespace between tokens. src must begin
+// outside a string (it is a well-formed file cut at value boundaries).
+func appendMinified(dst, src []byte) []byte {
+	in, esc := false, false
+	for _, c := range src {
+		switch {
+		case in:
+			if esc {
+				esc = false
+			} else if c == '\\' {
+				esc = true
+			} else if c == '"' {
+				in = false
+			}
+		case c == '"':
+			in = true
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+			continue
+		}
+		dst = append(dst, c)
+	}
+	return dst
 }
 
 // compactReader reads the compact form's fields; the first problem sticks in err.

@@ -276,3 +276,16 @@ func FuzzLoadCompact(f *testing.F) {
 		}
 	})
 }
+
+func TestAppendMinified(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"{\n  \"a\": [1, 2],\t\"b\" : null\r\n}", `{"a":[1,2],"b":null}`},
+		{`{"pattern": " ?[^\\s]+ x", "q": "say \"hi there\" ", "e": "\\", "f": " "}`,
+			`{"pattern":" ?[^\\s]+ x","q":"say \"hi there\" ","e":"\\","f":" "}`},
+		{`  "ends": "x \\\" y"  `, `"ends":"x \\\" y"`},
+	} {
+		if got := string(appendMinified([]byte("<"), []byte(tc.in))); got != "<"+tc.want {
+			t.Errorf("appendMinified(%q) = %q, want %q", tc.in, got, "<"+tc.want)
+		}
+	}
+}

@@ -122,10 +122,16 @@ func parseDoc(p *jparser) (v *jval, err error) {
 	return v, nil
 }
 
+// errf and ws stay out of line (go:noinline): inlined at every call site of the parser's large
+// functions, they made them large enough for V8 to compile them again with its optimizing compiler
+// after a few dozen members (see compactVocab), while the load that called them was still running.
+//
+//go:noinline
 func (p *jparser) errf(format string, args ...any) error {
 	return &jsonError{off: p.pos, msg: fmt.Sprintf(format, args...)}
 }
 
+//go:noinline
 func (p *jparser) ws() {
 	for p.pos < len(p.data) {
 		switch p.data[p.pos] {

@@ -118,6 +118,36 @@ func (t *vocabTable) each(fn func(tok string, id int)) {
 
 func (t *vocabTable) size() int { return t.n }
 
+// maxID returns the largest id in the table, or -1 when it is empty.
+//
+// maxID and fillTokens are loops of their own rather than each with a closure inlined into a large
+// caller: see compactVocab.
+//
+//go:noinline
+func (t *vocabTable) maxID() int {
+	m := -1
+	for _, s := range t.slots {
+		m = max(m, int(s.id1)-1)
+	}
+	return m
+}
+
+// fillTokens sets tokens[id] and valid[id] for every entry; among several tokens with one id, the
+// least wins (a deterministic choice).
+//
+//go:noinline
+func (t *vocabTable) fillTokens(tokens []string, valid []bool) {
+	for _, s := range t.slots {
+		if s.id1 == 0 {
+			continue
+		}
+		id, tok := int(s.id1)-1, t.key(s)
+		if !valid[id] || tok < tokens[id] {
+			tokens[id], valid[id] = tok, true
+		}
+	}
+}
+
 // pairTable maps a merge pair (two ids) to rank<<32 | merged id, with linear probing.
 type pairTable struct {
 	slots []pslot

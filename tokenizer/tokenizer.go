@@ -287,8 +287,7 @@ func (t *Tokenizer) loadAdded(top obj) error {
 
 func (t *Tokenizer) buildIDs() {
 	vocab := t.model.vocabMap()
-	n := 0
-	vocab.each(func(_ string, id int) { n = max(n, id+1) })
+	n := vocab.maxID() + 1
 	if u, ok := t.model.(*unigram); ok {
 		n = max(n, len(u.scores))
 	}
@@ -299,23 +298,28 @@ func (t *Tokenizer) buildIDs() {
 	t.valid = make([]bool, n)
 	t.special = make([]bool, n)
 	t.toID = make(map[string]int, len(t.added))
-	vocab.each(func(tok string, id int) {
-		if !t.valid[id] || tok < t.tokens[id] { // deterministic choice among duplicate ids
-			t.tokens[id], t.valid[id] = tok, true
-		}
-	})
-	specialContent := map[string]bool{}
+	vocab.fillTokens(t.tokens, t.valid)
+	var specialContent []string
 	for _, a := range t.added {
 		t.tokens[a.id], t.valid[a.id] = a.content, true
 		if _, ok := t.toID[a.content]; !ok {
 			t.toID[a.content] = a.id
 		}
 		if a.special {
-			specialContent[a.content] = true
+			specialContent = append(specialContent, a.content)
 		}
 	}
-	for id, tok := range t.tokens {
-		t.special[id] = t.valid[id] && specialContent[tok]
+	// Every id whose token is the content of a special added token is special: the added ids,
+	// and the one id the vocab may map that text to.
+	for _, c := range specialContent {
+		for _, a := range t.added {
+			if t.tokens[a.id] == c {
+				t.special[a.id] = true
+			}
+		}
+		if id, ok := vocab.get(c); ok && t.valid[id] && t.tokens[id] == c {
+			t.special[id] = true
+		}
 	}
 }
 

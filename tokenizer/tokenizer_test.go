@@ -321,3 +321,23 @@ func TestConcurrentEncode(t *testing.T) {
 		<-done
 	}
 }
+
+// TestSpecialSharedContent: an id whose token is the content of a special added token is special
+// too, when the vocab maps that text to an id of its own as well as when the added token has it.
+func TestSpecialSharedContent(t *testing.T) {
+	tk, err := Load(minimal(map[string]string{
+		"added_tokens": `[{"id":0,"content":"<s>","special":true},{"id":5,"content":"<x>","special":true},{"id":6,"content":"y","special":false}]`,
+		"model":        `{"type":"BPE","vocab":{"<s>":0,"a":1,"b":2,"ab":3,"<x>":4},"merges":["a b"]}`,
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range []bool{true, false, false, false, true, true, false} {
+		if got := tk.IsSpecial(id); got != want {
+			t.Errorf("IsSpecial(%d) = %v, want %v", id, got, want)
+		}
+	}
+	if s, _ := tk.Decode([]int{4, 1, 5, 2}, true); s != "ab" {
+		t.Errorf("Decode skipping special = %q, want %q", s, "ab")
+	}
+}

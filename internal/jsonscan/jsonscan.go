@@ -68,6 +68,12 @@ func quoteChar(c byte) string {
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
+// skipSpace is not inlined: its loop inlined into scanObject and scanArray had V8 compile those
+// again with its optimizing compiler after a few dozen members, while the load that called them
+// was still running (V8 charges a Go function's tier-up budget with its code size at every loop
+// iteration).
+//
+//go:noinline
 func skipSpace(data []byte, i int) int {
 	for i < len(data) && isSpace(data[i]) {
 		i++
@@ -446,16 +452,19 @@ func Int(raw []byte) (int64, error) {
 // unquote decodes a checked JSON string (with its quotes).
 func unquote(s []byte) string {
 	s = s[1 : len(s)-1]
-	simple := true
 	for _, c := range s {
 		if c == '\\' || c >= utf8.RuneSelf {
-			simple = false
-			break
+			return unescape(s)
 		}
 	}
-	if simple {
-		return string(s)
-	}
+	return string(s)
+}
+
+// unescape decodes the inside of a checked JSON string with escapes or non-ASCII bytes. It is a
+// function of its own so that unquote, called for every key, stays small (see skipSpace).
+//
+//go:noinline
+func unescape(s []byte) string {
 	b := make([]byte, 0, len(s))
 	for i := 0; i < len(s); {
 		c := s[i]
