@@ -19,7 +19,8 @@ import (
 // Layout, little-endian:
 //
 //	"alibitok" | u32 version
-//	u32 n | n bytes: tokenizer.json with model.vocab = {} and model.merges = []
+//	u32 n | n bytes: tokenizer.json with model.vocab = {} and model.merges = [], without the
+//	        whitespace between tokens
 //	u32 n | n bytes: continuing_subword_prefix the merges were resolved with
 //	u32 n | n × (u32 id, u32 len) | the n tokens' bytes, in that order
 //	u32 n | n × (u32 a, u32 b, u32 rank, u32 merged id), by rank
