@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/c9e48c40/alibi/engine/kernels"
 	"github.com/c9e48c40/alibi/engine/safetensors"
+	"github.com/c9e48c40/alibi/internal/jsonscan"
 )
 
 // convElems is the size of the loader's conversion buffer in elements.
@@ -123,19 +123,17 @@ func (l *Loader) SetIndex(indexJSON []byte) error {
 	if len(l.files) > 0 || l.index != nil {
 		return l.fail(fmt.Errorf("engine: SetIndex must be called once, before OpenFile: %w", ErrFormat))
 	}
-	var idx struct {
-		WeightMap map[string]string `json:"weight_map"`
-	}
-	if err := json.Unmarshal(indexJSON, &idx); err != nil {
+	weightMap, err := readWeightMap(indexJSON)
+	if err != nil {
 		return l.fail(fmt.Errorf("engine: model.safetensors.index.json: %v: %w", err, ErrFormat))
 	}
-	if len(idx.WeightMap) == 0 {
+	if len(weightMap) == 0 {
 		return l.fail(fmt.Errorf("engine: model.safetensors.index.json: empty or missing \"weight_map\": %w", ErrFormat))
 	}
 	index := map[string]string{}
-	names := slices.Sorted(mapKeys(idx.WeightMap))
+	names := slices.Sorted(mapKeys(weightMap))
 	for _, stored := range names {
-		file := idx.WeightMap[stored]
+		file := weightMap[stored]
 		if file == "" || strings.ContainsAny(file, "/\\") || file == "." || file == ".." {
 			return l.fail(fmt.Errorf("engine: model.safetensors.index.json: tensor %q: bad file name %q: %w", stored, file, ErrFormat))
 		}
@@ -155,6 +153,48 @@ func (l *Loader) SetIndex(indexJSON []byte) error {
 	}
 	l.index = index
 	return nil
+}
+
+// readWeightMap reads the "weight_map" of a model.safetensors.index.json
+// (tensor name -> shard file) as encoding/json reads it into a
+// map[string]string field tagged weight_map: keys matched without regard to
+// case, objects merged in order, null resetting the map (and reading as ""
+// for one file name).
+func readWeightMap(indexJSON []byte) (map[string]string, error) {
+	if _, k, err := jsonscan.Trim(indexJSON); err != nil || k == jsonscan.KindNull {
+		return nil, err
+	}
+	top, err := jsonscan.Members(indexJSON)
+	if err != nil {
+		return nil, err
+	}
+	var out map[string]string
+	for _, m := range top {
+		if !strings.EqualFold(m.Key, "weight_map") {
+			continue
+		}
+		if jsonscan.KindOf(m.Raw) == jsonscan.KindNull {
+			out = nil
+			continue
+		}
+		ms, err := jsonscan.Members(m.Raw)
+		if err != nil {
+			return nil, fmt.Errorf("weight_map: %w", err)
+		}
+		if out == nil {
+			out = make(map[string]string, len(ms))
+		}
+		for _, e := range ms {
+			f := ""
+			if jsonscan.KindOf(e.Raw) != jsonscan.KindNull {
+				if f, err = jsonscan.String(e.Raw); err != nil {
+					return nil, fmt.Errorf("weight_map[%q]: %w", e.Key, err)
+				}
+			}
+			out[e.Key] = f
+		}
+	}
+	return out, nil
 }
 
 func mapKeys[V any](m map[string]V) func(func(string) bool) {

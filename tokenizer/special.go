@@ -1,8 +1,10 @@
 package tokenizer
 
 import (
-	"encoding/json"
 	"fmt"
+	"strings"
+
+	"github.com/c9e48c40/alibi/internal/jsonscan"
 )
 
 // findBOSEOS sets bos/eos from tokenizer_config.json, else from the post-processor's template,
@@ -10,8 +12,8 @@ import (
 func (t *Tokenizer) findBOSEOS(cfg []byte) error {
 	explicit := map[string]bool{} // keys tokenizer_config.json sets (null included: "none")
 	if len(cfg) > 0 {
-		var c map[string]json.RawMessage
-		if err := json.Unmarshal(cfg, &c); err != nil {
+		c, err := configMembers(cfg)
+		if err != nil {
 			return fmt.Errorf("tokenizer: tokenizer_config.json: %w", err)
 		}
 		for key, dst := range map[string]*int{"bos_token": &t.bos, "eos_token": &t.eos} {
@@ -20,15 +22,9 @@ func (t *Tokenizer) findBOSEOS(cfg []byte) error {
 				continue
 			}
 			explicit[key] = true
-			var name string
-			if err := json.Unmarshal(raw, &name); err != nil {
-				var o struct {
-					Content string `json:"content"`
-				}
-				if err := json.Unmarshal(raw, &o); err != nil {
-					continue // null or an unexpected shape: fall back below
-				}
-				name = o.Content
+			name, ok := configTokenName(raw)
+			if !ok {
+				continue // an unexpected shape: fall back below
 			}
 			if id, ok := t.TokenID(name); ok && name != "" {
 				*dst = id
@@ -58,4 +54,56 @@ func (t *Tokenizer) firstKnown(names ...string) int {
 		}
 	}
 	return -1
+}
+
+// configMembers reads tokenizer_config.json's top-level members as
+// encoding/json reads an object into a map[string]json.RawMessage: the last
+// of duplicate keys wins, and null is an empty map.
+func configMembers(cfg []byte) (map[string][]byte, error) {
+	if _, k, err := jsonscan.Trim(cfg); err != nil || k == jsonscan.KindNull {
+		return nil, err
+	}
+	ms, err := jsonscan.Members(cfg)
+	if err != nil {
+		return nil, err
+	}
+	c := make(map[string][]byte, len(ms))
+	for _, m := range ms {
+		c[m.Key] = m.Raw
+	}
+	return c, nil
+}
+
+// configTokenName reads a bos_token or eos_token value: a string, null (""),
+// or an AddedToken object whose "content" (any case, the last one) is a
+// string or null. ok is false for any other shape, as encoding/json fails to
+// read it into a string or into struct{ Content string }.
+func configTokenName(raw []byte) (name string, ok bool) {
+	switch jsonscan.KindOf(raw) {
+	case jsonscan.KindString:
+		s, err := jsonscan.String(raw)
+		return s, err == nil
+	case jsonscan.KindNull:
+		return "", true
+	case jsonscan.KindObject:
+		ms, err := jsonscan.Members(raw)
+		if err != nil {
+			return "", false
+		}
+		ok = true
+		for _, m := range ms {
+			if !strings.EqualFold(m.Key, "content") {
+				continue
+			}
+			switch jsonscan.KindOf(m.Raw) {
+			case jsonscan.KindString:
+				name, _ = jsonscan.String(m.Raw)
+			case jsonscan.KindNull:
+			default:
+				ok = false // encoding/json reads on, then fails
+			}
+		}
+		return name, ok
+	}
+	return "", false
 }

@@ -17,7 +17,6 @@ package main
 import (
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"math"
 	"os"
@@ -302,18 +301,16 @@ func argIDs(args []safejs.Value, i int) ([]int, error) {
 	return ids, nil
 }
 
-func argJSON(args []safejs.Value, i int, v any) error {
+func argGenerateOptions(args []safejs.Value, i int) (jsGenerateOptions, error) {
 	s, err := argString(args, i)
 	if err != nil {
-		return err
+		return jsGenerateOptions{}, err
 	}
-	if s == "" {
-		return nil
+	o, err := parseGenerateOptions(s)
+	if err != nil {
+		return o, fmt.Errorf("wasm: argument %d: %w: %w", i, err, engine.ErrFormat)
 	}
-	if err := json.Unmarshal([]byte(s), v); err != nil {
-		return fmt.Errorf("wasm: argument %d: %w: %w", i, err, engine.ErrFormat)
-	}
-	return nil
+	return o, nil
 }
 
 func toJSBytes(b []byte) (any, error) {
@@ -349,30 +346,6 @@ func floatsBytes(rows [][]float32) []byte {
 		}
 	}
 	return b
-}
-
-func jsonString(v any) (any, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, fmt.Errorf("wasm: %w", err)
-	}
-	return string(b), nil
-}
-
-// jsGenerateOptions is the JSON form of generate's options.
-type jsGenerateOptions struct {
-	MaxTokens         int      `json:"maxTokens"`
-	Temperature       *float32 `json:"temperature"`
-	TopK              int      `json:"topK"`
-	TopP              float32  `json:"topP"`
-	MinP              float32  `json:"minP"`
-	RepetitionPenalty float32  `json:"repetitionPenalty"`
-	Seed              uint64   `json:"seed"`
-	StopIDs           []int    `json:"stopIds"`
-	StopStrings       []string `json:"stopStrings"`
-	IgnoreEOS         bool     `json:"ignoreEOS"`
-	SkipSpecial       *bool    `json:"skipSpecial"`
-	AttentionLayer    *int     `json:"attentionLayer"`
 }
 
 // setTokenizer's flags.
@@ -574,7 +547,7 @@ func handlers(rt *Runtime) map[string]handler {
 						out[i][k] = int(c)
 					}
 				}
-				return jsonString(out)
+				return string(appendJSONInts(nil, out)), nil
 			}, nil
 		},
 		// logits(model, ids, all) -> Uint8Array of float32 (vocab floats per position)
@@ -602,8 +575,8 @@ func handlers(rt *Runtime) map[string]handler {
 			if a.err != nil {
 				return nil, a.err
 			}
-			var o jsGenerateOptions
-			if err := argJSON(args, 2, &o); err != nil {
+			o, err := argGenerateOptions(args, 2)
+			if err != nil {
 				return nil, err
 			}
 			req := GenerateRequest{
@@ -632,11 +605,7 @@ func handlers(rt *Runtime) map[string]handler {
 				if err != nil {
 					return nil, err
 				}
-				out := map[string]any{"id": t.ID, "text": t.Text, "done": t.Done, "reason": t.Reason}
-				if t.Attention != nil {
-					out["attention"] = t.Attention
-				}
-				return jsonString(out)
+				return tokenJSON(t), nil
 			}, nil
 		},
 		// cancel(generation)
@@ -688,15 +657,22 @@ func handlers(rt *Runtime) map[string]handler {
 				if err != nil {
 					return nil, err
 				}
-				return jsonString(map[string]any{"rows": b.Rows, "cols": b.Cols, "iters": b.Iters, "nsPerOp": b.NsPerOp, "gflops": b.GFLOPS, "simd": b.SIMD, "cold": b.Cold})
+				var o jsonObject
+				o.Int("rows", int64(b.Rows))
+				o.Int("cols", int64(b.Cols))
+				o.Int("iters", int64(b.Iters))
+				o.Float("nsPerOp", b.NsPerOp)
+				o.Float("gflops", b.GFLOPS)
+				o.Bool("simd", b.SIMD)
+				o.Bool("cold", b.Cold)
+				return o.Done(), nil
 			}, nil
 		},
 		// memory() -> JSON {heapAlloc, heapSys, sys, totalAlloc, simd}
 		"memory": func(args []safejs.Value) (func() (any, error), error) {
 			return func() (any, error) {
 				m := rt.Memory()
-				return jsonString(map[string]any{"heapAlloc": m.HeapAlloc, "heapSys": m.HeapSys, "sys": m.Sys,
-					"totalAlloc": m.TotalAlloc, "simd": m.SIMD})
+				return memoryJSON(m), nil
 			}, nil
 		},
 	}
