@@ -69,7 +69,9 @@ func parseGenerateOptions(s string) (jsGenerateOptions, error) {
 			err = jsonFloat32(m.Raw, &o.RepetitionPenalty)
 		case strings.EqualFold(k, "seed"):
 			if !null {
-				o.Seed, err = strconv.ParseUint(string(jsonNumber(m.Raw)), 10, 64)
+				if o.Seed, err = strconv.ParseUint(string(jsonNumber(m.Raw)), 10, 64); err != nil {
+					err = fmt.Errorf("%s: not a uint64", m.Raw)
+				}
 			}
 		case strings.EqualFold(k, "stopIds"):
 			o.StopIDs, err = jsonSlice(m.Raw, func(raw []byte, v *int) error { return jsonInt(raw, v) })
