@@ -158,13 +158,10 @@ func (l *Loader) SetIndex(indexJSON []byte) error {
 // readWeightMap reads the "weight_map" of a model.safetensors.index.json
 // (tensor name -> shard file) as encoding/json reads it into a
 // map[string]string field tagged weight_map: keys matched without regard to
-// case, objects merged in order, null resetting the map (and reading as ""
-// for one file name).
+// case, objects merged in order, a null weight_map resetting the map and a
+// null file name reading as "".
 func readWeightMap(indexJSON []byte) (map[string]string, error) {
-	if _, k, err := jsonscan.Trim(indexJSON); err != nil || k == jsonscan.KindNull {
-		return nil, err
-	}
-	top, err := jsonscan.Members(indexJSON)
+	top, err := jsonscan.MembersOrNull(indexJSON)
 	if err != nil {
 		return nil, err
 	}

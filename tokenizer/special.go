@@ -60,10 +60,7 @@ func (t *Tokenizer) firstKnown(names ...string) int {
 // encoding/json reads an object into a map[string]json.RawMessage: the last
 // of duplicate keys wins, and null is an empty map.
 func configMembers(cfg []byte) (map[string][]byte, error) {
-	if _, k, err := jsonscan.Trim(cfg); err != nil || k == jsonscan.KindNull {
-		return nil, err
-	}
-	ms, err := jsonscan.Members(cfg)
+	ms, err := jsonscan.MembersOrNull(cfg)
 	if err != nil {
 		return nil, err
 	}

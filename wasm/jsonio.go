@@ -39,10 +39,7 @@ func parseGenerateOptions(s string) (jsGenerateOptions, error) {
 	if s == "" {
 		return o, nil
 	}
-	if _, k, err := jsonscan.Trim([]byte(s)); err != nil || k == jsonscan.KindNull {
-		return o, err
-	}
-	ms, err := jsonscan.Members([]byte(s))
+	ms, err := jsonscan.MembersOrNull([]byte(s))
 	if err != nil {
 		return o, err
 	}

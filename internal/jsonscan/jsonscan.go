@@ -354,6 +354,15 @@ func Members(raw []byte) ([]Member, error) {
 	return out, nil
 }
 
+// MembersOrNull is Members, except that a JSON null is no members and no
+// error, as encoding/json reads null into a map or struct (a no-op).
+func MembersOrNull(raw []byte) ([]Member, error) {
+	if _, k, err := Trim(raw); err != nil || k == KindNull {
+		return nil, err
+	}
+	return Members(raw)
+}
+
 // Elements reads raw as one JSON array (whitespace around it allowed) and
 // returns the text of its elements, checking and splitting it in one pass.
 func Elements(raw []byte) ([][]byte, error) {

@@ -180,3 +180,19 @@ func BenchmarkMembers(b *testing.B) {
 		}
 	}
 }
+
+func TestMembersOrNull(t *testing.T) {
+	for _, tc := range []struct {
+		in      string
+		n       int
+		wantErr bool
+	}{
+		{"null", 0, false}, {" null\n", 0, false}, {`{"a":1,"a":2}`, 2, false}, {"{}", 0, false},
+		{"n", 0, true}, {"nul", 0, true}, {"[]", 0, true}, {`"x"`, 0, true}, {"null x", 0, true},
+	} {
+		ms, err := MembersOrNull([]byte(tc.in))
+		if (err != nil) != tc.wantErr || len(ms) != tc.n {
+			t.Errorf("MembersOrNull(%q) = %d members, %v", tc.in, len(ms), err)
+		}
+	}
+}
