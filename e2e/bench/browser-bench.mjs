@@ -7,6 +7,7 @@
 //
 //   node e2e/bench/browser-bench.mjs [--runs N] [--load-runs N] [--page-runs N] [--prompt N]
 //        [--small-runs N] [--small-page-runs N] (the small model's --runs and --page-runs: 7)
+//        [--small-load-runs N] (the small model's --load-runs: 5)
 //        [--tokens N] [--models small,560m] [--pairs f32,int8] [--threads 1,2] [--latency MS] [--quick]
 //        [--json FILE] [--md FILE]
 //   make bench-browser            (ALIBI_SITE=build/site ALIBI_BIN=build/alibi)
@@ -59,8 +60,12 @@ const PAGE_RUNS = Number(flag('page-runs', quick ? 1 : 3));
 // figure on this busy 2-core machine can move by 2x: it gets more of them.
 const SMALL_RUNS = Number(flag('small-runs', Math.max(RUNS, quick ? 1 : 7)));
 const SMALL_PAGE_RUNS = Number(flag('small-page-runs', Math.max(PAGE_RUNS, quick ? 1 : 7)));
+// The small model's same-page loads take about 0.1 s each: two of them left its
+// median at the mercy of one slow load (0.87x, 0.94x and 1.07x in three runs).
+const SMALL_LOAD_RUNS = Number(flag('small-load-runs', Math.max(LOAD_RUNS, quick ? 1 : 5)));
 const runsOf = (m) => (m.small ? SMALL_RUNS : RUNS);
 const pageRunsOf = (m) => (m.small ? SMALL_PAGE_RUNS : PAGE_RUNS);
+const loadRunsOf = (m) => (m.small ? SMALL_LOAD_RUNS : LOAD_RUNS);
 const LATENCY = Number(flag('latency', 0));
 const PROMPT = Number(flag('prompt', quick ? 32 : 256));
 const TOKENS = Number(flag('tokens', quick ? 16 : 128));
@@ -414,9 +419,9 @@ async function loadOurs(m, quant, threads) {
     const first = await load(true);
     await disposeIn(page);
     const cachedLoads = [];
-    for (let i = 0; i < LOAD_RUNS; i++) {
+    for (let i = 0; i < loadRunsOf(m); i++) {
       cachedLoads.push(await load(false));
-      if (i < LOAD_RUNS - 1) await disposeIn(page);
+      if (i < loadRunsOf(m) - 1) await disposeIn(page);
     }
     await genOurs(prompts(m.config.vocab_size)[0], 8); // warm-up
     return {
@@ -458,9 +463,9 @@ async function loadWllama(m, type, threads) {
     const first = await load(true);
     await exitIn(page);
     const cachedLoads = [];
-    for (let i = 0; i < LOAD_RUNS; i++) {
+    for (let i = 0; i < loadRunsOf(m); i++) {
       cachedLoads.push(await load(false));
-      if (i < LOAD_RUNS - 1) await exitIn(page);
+      if (i < loadRunsOf(m) - 1) await exitIn(page);
     }
     await genWllama(prompts(m.config.vocab_size)[0], 8); // warm-up
     return {
@@ -558,7 +563,7 @@ const ggufBytes = (f) => fs.statSync(f).size;
 
 const results = {
   date: new Date().toISOString(), machine: machine(), chromium: chromiumVersion, crossOriginIsolated: isolated,
-  wllama: wllamaVersion, wllamaPointerFix: wllamaPatched, settings: { runs: RUNS, smallRuns: SMALL_RUNS, loadRuns: LOAD_RUNS, pageRuns: PAGE_RUNS, smallPageRuns: SMALL_PAGE_RUNS, latencyMs: LATENCY, prompt: PROMPT, tokens: TOKENS, contextLength: CTX, threads: THREADS, splitMaxMiB: SPLIT_MAX >> 20 },
+  wllama: wllamaVersion, wllamaPointerFix: wllamaPatched, settings: { runs: RUNS, smallRuns: SMALL_RUNS, loadRuns: LOAD_RUNS, smallLoadRuns: SMALL_LOAD_RUNS, pageRuns: PAGE_RUNS, smallPageRuns: SMALL_PAGE_RUNS, latencyMs: LATENCY, prompt: PROMPT, tokens: TOKENS, contextLength: CTX, threads: THREADS, splitMaxMiB: SPLIT_MAX >> 20 },
   sizes, bandwidth: {}, models: [],
 };
 function machine() {
