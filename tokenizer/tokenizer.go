@@ -299,24 +299,24 @@ func (t *Tokenizer) buildIDs() {
 	t.special = make([]bool, n)
 	t.toID = make(map[string]int, len(t.added))
 	vocab.fillTokens(t.tokens, t.valid)
-	var specialContent []string
+	specialContent := map[string]bool{}
 	for _, a := range t.added {
 		t.tokens[a.id], t.valid[a.id] = a.content, true
 		if _, ok := t.toID[a.content]; !ok {
 			t.toID[a.content] = a.id
 		}
 		if a.special {
-			specialContent = append(specialContent, a.content)
+			specialContent[a.content] = true
 		}
 	}
 	// Every id whose token is the content of a special added token is special: the added ids,
 	// and the one id the vocab may map that text to.
-	for _, c := range specialContent {
-		for _, a := range t.added {
-			if t.tokens[a.id] == c {
-				t.special[a.id] = true
-			}
+	for _, a := range t.added {
+		if specialContent[t.tokens[a.id]] {
+			t.special[a.id] = true
 		}
+	}
+	for c := range specialContent {
 		if id, ok := vocab.get(c); ok && t.valid[id] && t.tokens[id] == c {
 			t.special[id] = true
 		}
