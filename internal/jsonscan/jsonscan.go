@@ -357,7 +357,8 @@ func Members(raw []byte) ([]Member, error) {
 // MembersOrNull is Members, except that a JSON null is no members and no
 // error, as encoding/json reads null into a map or struct (a no-op).
 func MembersOrNull(raw []byte) ([]Member, error) {
-	if _, k, err := Trim(raw); err != nil || k == KindNull {
+	if i := skipSpace(raw, 0); i < len(raw) && raw[i] == 'n' {
+		_, _, err := Trim(raw) // null, or the syntax error
 		return nil, err
 	}
 	return Members(raw)
